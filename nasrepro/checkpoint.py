@@ -1,0 +1,199 @@
+"""Checkpoints and small files written so that a crash never destroys the previous copy.
+
+Every write goes to a hidden temporary file in the same directory, is fsynced, then renamed over
+the target (a rename within one file system is atomic). torch and tensorflow are imported inside
+the functions that need them, so TensorFlow scripts do not load torch and vice versa."""
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Callable, Optional
+
+from .errors import NasreproError
+
+TF_POINTER_FILE = "checkpoint"
+
+
+class CheckpointError(NasreproError, ValueError):
+    """A checkpoint is missing, unreadable or does not hold what was expected."""
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write `data` to `path` atomically; the old file stays intact if anything fails."""
+    return _atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
+    """Write `text` to `path` atomically (architecture pools, pointer files, small configs)."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def _atomic_write(path, write: Callable) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Hidden, and unique per process and thread, so concurrent writers never share a temp file.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not every platform can open a directory.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- PyTorch
+
+def save_checkpoint(state: dict, path) -> Path:
+    """torch.save `state` to `path` atomically; a failed save leaves the previous file intact."""
+    import torch
+
+    return _atomic_write(path, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(path, map_location="cpu", weights_only: bool = True) -> dict:
+    """torch.load a checkpoint, with a clear error when it is missing or corrupt.
+
+    `weights_only=True` refuses arbitrary pickled objects (numpy RNG states, argparse
+    namespaces); pass False for checkpoints this project wrote itself."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        found = "a directory" if path.is_dir() else "nothing"
+        raise CheckpointError(f"{path}: no checkpoint here (expected a file written by "
+                              f"save_checkpoint, found {found})")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except pickle.UnpicklingError as err:
+        if weights_only and "Weights only load failed" in str(err):
+            raise CheckpointError(f"{path}: holds objects other than tensors and plain "
+                                  "containers; load it with weights_only=False if you trust "
+                                  "its source") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({err})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, probably truncated "
+                              f"or corrupt ({type(err).__name__}: {err})") from None
+
+
+def latest_checkpoint(directory, pattern: str = "*.pt") -> Optional[Path]:
+    """The checkpoint to resume from in `directory`, or None when there is none.
+
+    Among files matching `pattern` (temporary files are skipped), the one whose name carries
+    the largest number (e.g. checkpoint-12.pt over checkpoint-9.pt); files without a number
+    rank by modification time, after numbered ones."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    candidates = [p for p in directory.glob(pattern)
+                  if p.is_file() and not p.name.startswith(".")]
+    if not candidates:
+        return None
+
+    def rank(p: Path):
+        numbers = re.findall(r"\d+", p.stem)
+        return (1, int(numbers[-1]), p.stat().st_mtime) if numbers else (0, 0, p.stat().st_mtime)
+
+    return max(candidates, key=rank)
+
+
+# ---------------------------------------------------------------- TensorFlow
+
+class TFCheckpointer:
+    """Saves a tf.train.Checkpoint under `directory` so a kill mid-save cannot lose the last one.
+
+    Each save writes a fresh prefix (`ckpt-<step>`) and only afterwards rewrites the pointer
+    file `checkpoint` atomically, in the format tf.train.latest_checkpoint reads. Older
+    checkpoints beyond `max_to_keep` are deleted after the pointer has moved."""
+
+    def __init__(self, directory, max_to_keep: int = 2, checkpoint=None, **trackables):
+        import tensorflow as tf
+
+        if checkpoint is None and not trackables:
+            raise CheckpointError("TFCheckpointer needs a tf.train.Checkpoint or objects to track")
+        if max_to_keep < 1:
+            raise CheckpointError(f"max_to_keep should be at least 1, got {max_to_keep}")
+        self.directory = Path(directory)
+        self.max_to_keep = max_to_keep
+        if checkpoint is None:
+            checkpoint = tf.train.Checkpoint(**trackables)
+        self.checkpoint = checkpoint
+
+    def checkpoints(self) -> list:
+        """Prefixes listed by the pointer file, oldest first (empty when there is none)."""
+        pointer = self.directory / TF_POINTER_FILE
+        if not pointer.is_file():
+            return []
+        names = re.findall(r'^all_model_checkpoint_paths:\s*"(.*)"\s*$', pointer.read_text(),
+                           flags=re.MULTILINE)
+        return [str(self.directory / n) if not os.path.isabs(n) else n for n in names]
+
+    def latest(self) -> Optional[str]:
+        """The prefix of the newest complete checkpoint, or None."""
+        import tensorflow as tf
+
+        return tf.train.latest_checkpoint(str(self.directory))
+
+    def save(self, step: int) -> str:
+        """Write a checkpoint for `step`; returns its prefix."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        kept = self.checkpoints()
+        name = f"ckpt-{int(step)}"
+        # Never overwrite a checkpoint the pointer still lists: that one may be all we have.
+        suffix = 1
+        while str(self.directory / name) in kept:
+            name = f"ckpt-{int(step)}_{suffix}"
+            suffix += 1
+        prefix = str(self.directory / name)
+        self.checkpoint.write(prefix)
+        kept = [p for p in kept if p != prefix] + [prefix]
+        dropped, kept = kept[:-self.max_to_keep], kept[-self.max_to_keep:]
+        lines = [f'model_checkpoint_path: "{os.path.basename(kept[-1])}"']
+        lines += [f'all_model_checkpoint_paths: "{os.path.basename(p)}"' for p in kept]
+        atomic_write_text(self.directory / TF_POINTER_FILE, "\n".join(lines) + "\n")
+        for old in dropped:
+            for f in self.directory.glob(os.path.basename(old) + ".*"):
+                f.unlink(missing_ok=True)
+        return prefix
+
+    def restore_latest(self, strict: bool = True) -> Optional[str]:
+        """Restore the newest checkpoint if there is one (resume); returns its prefix or None.
+
+        `strict` requires every tracked object to get a value from the checkpoint; without
+        it, objects the checkpoint does not know keep their current values."""
+        prefix = self.latest()
+        if prefix is None:
+            return None
+        try:
+            status = self.checkpoint.read(prefix)
+            if strict:
+                status.assert_existing_objects_matched()
+            else:
+                status.expect_partial()
+        except (ValueError, AssertionError) as err:
+            raise CheckpointError(f"{prefix}: does not match the objects being restored "
+                                  f"({err})") from None
+        except Exception as err:  # tf.errors.* for truncated or unreadable files
+            raise CheckpointError(f"{prefix}: not a readable TensorFlow checkpoint "
+                                  f"({type(err).__name__}: {err})") from None
+        return prefix

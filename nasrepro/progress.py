@@ -1,0 +1,29 @@
+"""Progress bars on the terminal only: drawn on stderr when it is a terminal, silent otherwise.
+
+Logs and tee'd output never see them (a bar is not a logging record and a pipe is not a
+terminal). NASREPRO_PROGRESS=1 or 0 forces bars on or off."""
+import os
+import sys
+from typing import Iterable, Optional
+
+from tqdm import tqdm
+
+ENV_VAR = "NASREPRO_PROGRESS"
+
+
+def progress_enabled() -> bool:
+    """Whether bars are drawn: NASREPRO_PROGRESS if set, else whether stderr is a terminal."""
+    forced = os.environ.get(ENV_VAR, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    stream = sys.stderr
+    return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+
+
+def progress(iterable: Optional[Iterable] = None, total: Optional[int] = None,
+             desc: Optional[str] = None, **kwargs) -> tqdm:
+    """A tqdm bar on stderr, or tqdm's no-op stand-in when bars are off.
+
+    Either way it iterates like `iterable` and has .set_postfix(), .update() and .close()."""
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr,
+                disable=not progress_enabled(), dynamic_ncols=True, leave=False, **kwargs)

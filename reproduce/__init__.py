@@ -1,0 +1,1 @@
+"""Reproduction harness: the claims registry, the `make` jobs, the runner and the verifier."""
