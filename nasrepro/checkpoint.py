@@ -1,14 +1,14 @@
-"""Checkpoints and small files written so that a crash never destroys the previous copy.
+"""Checkpoints written so that a crash never destroys the previous copy.
 
-Every write goes to a hidden temporary file in the same directory, is fsynced, then renamed over
-the target (a rename within one file system is atomic). torch and tensorflow are imported inside
-the functions that need them, so TensorFlow scripts do not load torch and vice versa."""
+Writes go through nasrepro.atomic (temporary file, fsync, rename). torch and tensorflow are
+imported inside the functions that need them, so TensorFlow scripts do not load torch and vice
+versa."""
 import os
 import re
-import threading
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
+from .atomic import atomic_write_bytes, atomic_write_text, atomic_write_with  # noqa: F401
 from .errors import NasreproError
 
 TF_POINTER_FILE = "checkpoint"
@@ -18,55 +18,11 @@ class CheckpointError(NasreproError, ValueError):
     """A checkpoint is missing, unreadable or does not hold what was expected."""
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write `data` to `path` atomically; the old file stays intact if anything fails."""
-    return _atomic_write(path, lambda f: f.write(data))
-
-
-def atomic_write_text(path, text: str, encoding: str = "utf-8") -> Path:
-    """Write `text` to `path` atomically (architecture pools, pointer files, small configs)."""
-    return atomic_write_bytes(path, text.encode(encoding))
-
-
-def _atomic_write(path, write: Callable) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Hidden, and unique per process and thread, so concurrent writers never share a temp file.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform can open a directory.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-# ---------------------------------------------------------------- PyTorch
-
 def save_checkpoint(state: dict, path) -> Path:
     """torch.save `state` to `path` atomically; a failed save leaves the previous file intact."""
     import torch
 
-    return _atomic_write(path, lambda f: torch.save(state, f))
+    return atomic_write_with(path, lambda f: torch.save(state, f))
 
 
 def load_checkpoint(path, map_location="cpu", weights_only: bool = True) -> dict:

@@ -4,7 +4,7 @@ import io
 from pathlib import Path
 from typing import Optional
 
-from .checkpoint import atomic_write_text
+from .atomic import atomic_write_text
 from .errors import DataError, ResultsError
 
 EPOCH = "epoch"

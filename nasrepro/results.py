@@ -4,9 +4,9 @@ One schema for all systems. Metric names are fixed (METRICS) so a claim's metric
 looked up in any run's results without per-system mapping."""
 import json
 import numbers
-import os
 from pathlib import Path
 
+from .atomic import atomic_write_text
 from .errors import ResultsError
 
 SCHEMA_VERSION = 1
@@ -104,17 +104,7 @@ def write_results(path, record: dict) -> Path:
         text = json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n"
     except (TypeError, ValueError, RuntimeError) as err:
         raise ResultsError(f"{path}: record cannot be stored as JSON ({err})") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
     return path
 
 

@@ -1,9 +1,10 @@
 """The verifier's outputs: the printed table, report.md, report.json and the two plots."""
 import json
-import os
 from collections import Counter
 from pathlib import Path
 from typing import Optional
+
+from nasrepro.atomic import atomic_write_text, atomic_write_with
 
 COLUMNS = ("id", "system", "metric", "reported", "measured", "delta", "status")
 MEASURED_PLOT = "report_measured.png"
@@ -69,13 +70,13 @@ def write_report(rows, report_dir, problems=(), results_dir=None, categories=())
     """Write report.md, report.json and the two PNG plots into `report_dir`; return report.md."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(report_dir / "report.json",
+    atomic_write_text(report_dir / "report.json",
                   json.dumps(report_json(rows), indent=2) + "\n")
     categories = list(categories) or sorted({r.category for r in rows})
     _plot_measured(rows, report_dir / MEASURED_PLOT)
     _plot_status(rows, categories, report_dir / STATUS_PLOT)
     md = report_dir / "report.md"
-    _atomic_write(md, _markdown(rows, problems, results_dir, categories))
+    atomic_write_text(md, _markdown(rows, problems, results_dir, categories))
     return md
 
 
@@ -144,7 +145,7 @@ def _plot_measured(rows, path: Path) -> None:
             ax.set_ylabel("measured")
         axes[0][0].legend(loc="lower right", fontsize=7)
     fig.tight_layout()
-    _atomic_savefig(fig, path)
+    atomic_write_with(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
 
 
@@ -168,23 +169,5 @@ def _plot_status(rows, categories, path: Path) -> None:
     ax.legend(fontsize=7)
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
-    _atomic_savefig(fig, path)
+    atomic_write_with(path, lambda f: fig.savefig(f, format="png", dpi=110))
     plt.close(fig)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_savefig(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    with open(tmp, "wb") as f:
-        fig.savefig(f, format="png", dpi=110)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

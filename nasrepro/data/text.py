@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 from ..errors import ConfigError, DataError
 
 EOS = "<eos>"
