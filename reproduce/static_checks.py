@@ -13,6 +13,7 @@ and appends its module to CHECK_MODULES, so that `discover()` imports it and the
 Module names are dotted ("ENAS.static_checks", imported with the repository root on sys.path) or
 paths relative to the repository root ("NAO-WS/cnn/static_checks.py") for the folders whose names
 are not Python identifiers."""
+import contextlib
 import importlib
 import importlib.util
 import re
@@ -155,7 +156,8 @@ def _import(name: str) -> str:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         try:
-            spec.loader.exec_module(module)
+            with _folder_modules_isolated(path.parent):
+                spec.loader.exec_module(module)
         except BaseException:
             del sys.modules[module_name]
             raise
@@ -163,6 +165,36 @@ def _import(name: str) -> str:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
     return importlib.import_module(name).__name__
+
+
+@contextlib.contextmanager
+def _folder_modules_isolated(folder: Path):
+    """Let a check module import its siblings (`import model`), then forget them.
+
+    Paper folders reuse the original file names (NAO-V2, GAEA-ImageNet and ASHA-DARTS each have
+    a model.py and an operations.py); without this the second system's `import model` would get
+    the first one's module from sys.modules. The check functions keep their own references, so
+    checks must import their siblings at module level, not inside the function."""
+    folder = folder.resolve()
+    before = dict(sys.modules)
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if file and _is_under(Path(file), folder) and not name.startswith("nasrepro_checks."):
+                del sys.modules[name]
+                if name in before:
+                    sys.modules[name] = before[name]
+
+
+def _is_under(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder)
+    except OSError:
+        return False
 
 
 def _qualified(fn: Callable) -> str:

@@ -214,6 +214,17 @@ def test_dotted_module_names_are_imported(tmp_path, monkeypatch):
     assert outcome.measurement.exact == 5_600_000
 
 
+def test_sibling_modules_of_two_folders_do_not_shadow_each_other():
+    # Paper folders share file names (model.py in NAO-V2, GAEA-ImageNet, ASHA-DARTS).
+    modules = ["tests/fixtures/verify/sys_a/checks.py", "tests/fixtures/verify/sys_b/checks.py"]
+    found = static_checks.discover(load_claims(CLAIMS), modules=modules)
+    assert found.errors == []
+    outcomes = static_checks.run_checks(found.checks)
+    assert outcomes["static-sys-a"].measurement.exact == 3
+    assert outcomes["static-sys-b"].measurement.exact == 5
+    assert "model" not in sys.modules  # the siblings were forgotten after each import
+
+
 def test_two_functions_for_one_id_in_a_module_clash():
     registry = static_checks.CheckRegistry()
     registry.register("static-a")(lambda: None)
