@@ -12,11 +12,11 @@ from typing import Optional
 import yaml
 
 from nasrepro.errors import ResultsError
-from nasrepro.results import METRICS, PROFILES
+from nasrepro.results import METRICS, PAPER_SYSTEMS, PROFILES
 
 CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
 
-CLAIM_SYSTEMS = ("ENAS", "NAO", "NAO-WS", "NAO-V2", "GAEA-ImageNet", "ASHA-DARTS", "context")
+CLAIM_SYSTEMS = PAPER_SYSTEMS + ("context",)
 SOURCE_STATUSES = ("verified", "verified-2nd", "unverified")
 KINDS = ("static", "run")
 STATIC_PREFIX = "static-"

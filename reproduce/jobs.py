@@ -7,11 +7,11 @@ import yaml
 
 from nasrepro.errors import ConfigError
 from nasrepro.profile import PROFILES
+from nasrepro.results import PAPER_SYSTEMS as SYSTEMS
 
 HERE = Path(__file__).resolve().parent
 JOBS_FILE = HERE / "jobs.yaml"
 PROFILES_FILE = HERE / "profiles.yaml"
-SYSTEMS = ("ENAS", "NAO", "NAO-WS", "NAO-V2", "GAEA-ImageNet", "ASHA-DARTS")
 STATUSES = ("ready", "planned")
 
 _REQUIRED = {"system": str, "summary": str, "status": str}

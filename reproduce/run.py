@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from nasrepro.errors import NasreproError
-from nasrepro.paths import REPO_ROOT, runs_dir
+from nasrepro.paths import REPO_ROOT
 from nasrepro.profile import ENV_VAR, PROFILES
+from nasrepro.rundir import job_run_dir
 
 from .jobs import load_jobs
 
@@ -36,7 +37,7 @@ def build_command(job, profile: str, data=None, extra=()) -> tuple:
     else:
         from nasrepro.data import embedded_path
         data_path = embedded_path(job.data)
-    run_dir = runs_dir() / job.system / f"{job.name}-{profile}"
+    run_dir = job_run_dir(job.system, job.name, profile)
     argv = [*job.command, f"{job.data_flag}={data_path}", f"{job.output_flag}={run_dir}",
             *job.flags_for(profile), *extra]
     env = dict(os.environ, **{ENV_VAR: profile, "NASREPRO_JOB": job.name,
