@@ -50,5 +50,3 @@ def _fsync_dir(directory: Path) -> None:
     finally:
         os.close(fd)
 
-
-# ---------------------------------------------------------------- PyTorch

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from .atomic import atomic_write_bytes, atomic_write_text, atomic_write_with  # noqa: F401
+from .atomic import atomic_write_text, atomic_write_with
 from .errors import NasreproError
 
 TF_POINTER_FILE = "checkpoint"

@@ -70,8 +70,7 @@ def write_report(rows, report_dir, problems=(), results_dir=None, categories=())
     """Write report.md, report.json and the two PNG plots into `report_dir`; return report.md."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(report_dir / "report.json",
-                  json.dumps(report_json(rows), indent=2) + "\n")
+    atomic_write_text(report_dir / "report.json", json.dumps(report_json(rows), indent=2) + "\n")
     categories = list(categories) or sorted({r.category for r in rows})
     _plot_measured(rows, report_dir / MEASURED_PLOT)
     _plot_status(rows, categories, report_dir / STATUS_PLOT)

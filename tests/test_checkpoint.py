@@ -4,8 +4,9 @@ import os
 import pytest
 
 from nasrepro import checkpoint as ck
-from nasrepro.checkpoint import (CheckpointError, atomic_write_bytes, atomic_write_text,
-                                 latest_checkpoint, load_checkpoint, save_checkpoint)
+from nasrepro.atomic import atomic_write_bytes, atomic_write_text
+from nasrepro.checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint,
+                                 save_checkpoint)
 
 
 def leftovers(directory):
