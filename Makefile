@@ -4,6 +4,7 @@
 #   make verify-results     every reported number: static checks + collected runs/ results
 #   make <job>              a system's job, PROFILE=mini by default (see `make help`)
 #   make <job> PROFILE=paper DATA=/path/to/dataset     the published configuration
+#   make enas-search DATASET=CIFAR100                 another dataset the job supports
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -15,6 +16,8 @@ STAMP := $(VENV)/.nasrepro-installed
 TF_EXTRA ?= tf
 PROFILE ?= mini
 DATA ?=
+# DATASET=CIFAR100: the job on another dataset it supports (ENAS).
+DATASET ?=
 RESULTS ?=
 ARGS ?=
 
@@ -49,7 +52,8 @@ verify-results: $(STAMP)
 	$(PY) -m reproduce.verify $(if $(RESULTS),--results $(RESULTS))
 
 $(JOBS): $(STAMP)
-	$(PY) -m reproduce.run $@ --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(ARGS),-- $(ARGS))
+	$(PY) -m reproduce.run $@ --profile $(PROFILE) $(if $(DATA),--data $(DATA)) \
+	  $(if $(DATASET),--dataset $(DATASET)) $(if $(ARGS),-- $(ARGS))
 
 clean-runs:
 	rm -rf runs/

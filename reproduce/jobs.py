@@ -16,7 +16,9 @@ STATUSES = ("ready", "planned")
 
 _REQUIRED = {"system": str, "summary": str, "status": str}
 _OPTIONAL = {"issue": int, "cwd": str, "command": list, "data": str, "data_flag": str,
-             "output_flag": str, "gpu_hours": (int, float), "processes": int}
+             "output_flag": str, "gpu_hours": (int, float), "processes": int,
+             "resume_flag": str, "dataset_flag": str, "datasets": dict, "arc_from": dict}
+_ARC_FROM_KEYS = ("job", "file", "flag")
 _NEEDED_WHEN_READY = ("cwd", "command", "data", "data_flag", "output_flag")
 
 
@@ -34,6 +36,13 @@ class Job:
     output_flag: Optional[str] = None
     gpu_hours: Optional[float] = None
     processes: Optional[int] = None
+    # Appended to every `make` run so a killed job resumes (scripts run by hand reset).
+    resume_flag: Optional[str] = None
+    # DATASET=NAME: datasets maps NAME to the embedded data name; the first one is the default.
+    dataset_flag: Optional[str] = None
+    datasets: dict = field(default_factory=dict)
+    # The architecture another job found: {job, file (in that job's run dir), flag}.
+    arc_from: dict = field(default_factory=dict)
     profiles: dict = field(default_factory=dict)
 
     def flags_for(self, profile: str) -> list:
@@ -70,6 +79,14 @@ def load_jobs(jobs_file=JOBS_FILE, profiles_file=PROFILES_FILE) -> dict:
             missing = [k for k in _NEEDED_WHEN_READY if not record.get(k)]
             if missing:
                 raise ConfigError(f"{where}: a ready job needs {', '.join(missing)}")
+        if "datasets" in record and not record.get("dataset_flag"):
+            raise ConfigError(f"{where}: 'datasets' needs a 'dataset_flag'")
+        for key, value in record.get("datasets", {}).items():
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: datasets.{key} should name an embedded dataset")
+        arc_from = record.get("arc_from", {})
+        if arc_from and sorted(arc_from) != sorted(_ARC_FROM_KEYS):
+            raise ConfigError(f"{where}: arc_from needs exactly the keys {_ARC_FROM_KEYS}")
         record = dict(record, command=tuple(str(c) for c in record.get("command", ())))
         jobs[name] = Job(name=name, profiles={}, **record)
     for name, per_profile in profiles_raw.items():
@@ -85,6 +102,10 @@ def load_jobs(jobs_file=JOBS_FILE, profiles_file=PROFILES_FILE) -> dict:
             if not isinstance(flags, dict):
                 raise ConfigError(f"{where}.{profile}: expected a mapping of flag -> value")
         jobs[name].profiles.update(per_profile)
+    for name, job in jobs.items():
+        if job.arc_from and job.arc_from["job"] not in jobs:
+            raise ConfigError(f"{jobs_file}: job '{name}': arc_from names unknown job "
+                              f"'{job.arc_from['job']}'")
     return jobs
 
 

@@ -18,7 +18,42 @@ from nasrepro.rundir import job_run_dir
 from .jobs import load_jobs
 
 
-def build_command(job, profile: str, data=None, extra=()) -> tuple:
+def dataset_choice(job, dataset=None) -> tuple:
+    """(dataset name or None, embedded data name, run-name suffix) for DATASET=`dataset`."""
+    if dataset is None:
+        return None, job.data, ""
+    if not job.datasets:
+        raise NasreproError(f"make {job.name}: DATASET= is not supported by this job")
+    if dataset not in job.datasets:
+        raise NasreproError(f"DATASET={dataset}: make {job.name} knows "
+                            f"{', '.join(job.datasets)}")
+    default = next(iter(job.datasets))
+    return dataset, job.datasets[dataset], "" if dataset == default else "-" + dataset.lower()
+
+
+def run_dir_for(job, profile: str, suffix: str = "") -> Path:
+    return job_run_dir(job.system, job.name + suffix, profile)
+
+
+def arc_flags(job, jobs, profile: str, suffix: str) -> list:
+    """The architecture found by the job named in `arc_from`, as a flag, if that run left one."""
+    if not job.arc_from:
+        return []
+    source = jobs[job.arc_from["job"]]
+    file = run_dir_for(source, profile, suffix) / job.arc_from["file"]
+    if not file.is_file():
+        print(f"[{job.name}] no {file.relative_to(REPO_ROOT) if file.is_relative_to(REPO_ROOT) else file}"
+              f" (run `make {source.name}` first to train what it finds); using the script's "
+              "published architecture", flush=True)
+        return []
+    arc = " ".join(file.read_text().split())
+    if not arc:
+        raise NasreproError(f"{file}: empty; rerun make {source.name}")
+    print(f"[{job.name}] architecture from {file}: {arc}", flush=True)
+    return [f"{job.arc_from['flag']}={arc}"]
+
+
+def build_command(job, profile: str, data=None, extra=(), dataset=None, jobs=None) -> tuple:
     """The argv, working directory and environment for `job` under `profile`."""
     if job.status != "ready":
         where = f"issue {job.issue}" if job.issue else "a later issue (none filed yet)"
@@ -26,22 +61,30 @@ def build_command(job, profile: str, data=None, extra=()) -> tuple:
                             f"yet; it comes with {where}.")
     if profile not in PROFILES:
         raise NasreproError(f"PROFILE={profile} is not one of {', '.join(PROFILES)}")
+    dataset, data_name, suffix = dataset_choice(job, dataset)
     if data:
         data_path = Path(data).expanduser().resolve()
         if not data_path.exists():
             raise NasreproError(f"DATA={data}: no such file or folder")
     elif profile == "paper":
         raise NasreproError(f"make {job.name} PROFILE=paper needs the real dataset: pass "
-                            f"DATA=<path> (the '{job.data}' layout), or drop PROFILE=paper to run "
+                            f"DATA=<path> (the '{data_name}' layout), or drop PROFILE=paper to run "
                             "the embedded data under the mini profile.")
     else:
         from nasrepro.data import embedded_path
-        data_path = embedded_path(job.data)
-    run_dir = job_run_dir(job.system, job.name, profile)
-    argv = [*job.command, f"{job.data_flag}={data_path}", f"{job.output_flag}={run_dir}",
-            *job.flags_for(profile), *extra]
+        data_path = embedded_path(data_name)
+    run_dir = run_dir_for(job, profile, suffix)
+    argv = [*job.command, f"{job.data_flag}={data_path}", f"{job.output_flag}={run_dir}"]
+    if dataset is not None:
+        argv.append(f"{job.dataset_flag}={dataset}")
+    if job.resume_flag:
+        argv.append(job.resume_flag)
+    argv += arc_flags(job, jobs or {}, profile, suffix)
+    argv += [*job.flags_for(profile), *extra]
+    # The scripts call `python`: make it this interpreter (the .venv one under make).
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = dict(os.environ, **{ENV_VAR: profile, "NASREPRO_JOB": job.name,
-                              "NASREPRO_RUN_DIR": str(run_dir)})
+                              "NASREPRO_RUN_DIR": str(run_dir), "PATH": path})
     return argv, REPO_ROOT / job.cwd, env
 
 
@@ -50,16 +93,22 @@ def main(argv=None) -> int:
     parser.add_argument("job", help="a job of reproduce/jobs.yaml, e.g. enas-search")
     parser.add_argument("--profile", default="mini", choices=PROFILES)
     parser.add_argument("--data", default=None, help="the real dataset (needed by paper)")
+    parser.add_argument("--dataset", default=None,
+                        help="another dataset the job supports, e.g. CIFAR100 (DATASET=)")
     parser.add_argument("--dry-run", action="store_true", help="print the command only")
-    parser.add_argument("extra", nargs=argparse.REMAINDER,
-                        help="flags passed on to the script, after `--`")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` goes to the script untouched (argparse's REMAINDER would also
+    # swallow this parser's own options when they follow the job name).
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    parser.epilog = "Flags after `--` are passed on to the script."
     args = parser.parse_args(argv)
-    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
     try:
         jobs = load_jobs()
         if args.job not in jobs:
             raise NasreproError(f"unknown job '{args.job}'; jobs: {', '.join(sorted(jobs))}")
-        command, cwd, env = build_command(jobs[args.job], args.profile, args.data, extra)
+        command, cwd, env = build_command(jobs[args.job], args.profile, args.data, extra,
+                                          dataset=args.dataset, jobs=jobs)
     except NasreproError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

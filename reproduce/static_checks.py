@@ -28,7 +28,9 @@ from nasrepro.errors import ConfigError
 from nasrepro.paths import REPO_ROOT
 
 # Filled in by the system issues, one entry per module that registers checks.
-CHECK_MODULES: list = []
+CHECK_MODULES: list = [
+    "ENAS/static_checks.py",
+]
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,16 @@ the report, and exit non-zero when a static check or a `paper`-profile run is of
     python -m reproduce.verify [--results DIR] [--claims FILE] [--report-dir DIR]
 """
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from nasrepro.errors import NasreproError
+# TensorFlow (imported by static checks) prints C++ start-up notices otherwise.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nasrepro.errors import NasreproError  # noqa: E402
 from nasrepro.paths import runs_dir
 
 from . import static_checks

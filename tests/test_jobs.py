@@ -111,3 +111,73 @@ def test_main_reports_unknown_and_planned_jobs(capsys):
     if planned:
         assert run.main([planned[0]]) == 2
         assert "not implemented yet" in capsys.readouterr().err
+
+
+SEARCH_AND_FINAL = """
+    demo-search:
+      system: ENAS
+      summary: a search
+      status: ready
+      cwd: ENAS
+      command: [bash, search.sh]
+      data: cifar10
+      data_flag: --data_path
+      output_flag: --output_dir
+      resume_flag: --noreset_output_dir
+      dataset_flag: --dataset
+      datasets: {CIFAR10: cifar10, CIFAR100: cifar100}
+    demo-final:
+      system: ENAS
+      summary: trains what demo-search found
+      status: ready
+      cwd: ENAS
+      command: [bash, final.sh]
+      data: cifar10
+      data_flag: --data_path
+      output_flag: --output_dir
+      dataset_flag: --dataset
+      datasets: {CIFAR10: cifar10, CIFAR100: cifar100}
+      arc_from: {job: demo-search, file: best_arc.txt, flag: --child_fixed_arc}
+"""
+
+
+def test_dataset_choice_resume_flag_and_architecture_from_the_search(tmp_path, monkeypatch,
+                                                                    capsys):
+    monkeypatch.setenv("NASREPRO_RUNS", str(tmp_path / "runs"))
+    data = tmp_path / "c100"
+    data.mkdir()
+    jobs = load_jobs(write(tmp_path, "jobs.yaml", SEARCH_AND_FINAL),
+                     write(tmp_path, "profiles.yaml", "demo-final: {mini: {num_epochs: 2}}"))
+    argv, _, _ = run.build_command(jobs["demo-search"], "mini", data=str(data),
+                                   dataset="CIFAR100", jobs=jobs)
+    search_dir = tmp_path / "runs" / "ENAS" / "demo-search-cifar100-mini"
+    assert argv == ["bash", "search.sh", f"--data_path={data}", f"--output_dir={search_dir}",
+                    "--dataset=CIFAR100", "--noreset_output_dir"]
+    # No search result yet: the final script keeps its published architecture.
+    argv, _, _ = run.build_command(jobs["demo-final"], "mini", data=str(data),
+                                   dataset="CIFAR100", jobs=jobs)
+    assert not any(a.startswith("--child_fixed_arc") for a in argv)
+    assert "using the script's published architecture" in capsys.readouterr().out
+    search_dir.mkdir(parents=True)
+    (search_dir / "best_arc.txt").write_text("0 1\n2 3\n")
+    argv, _, _ = run.build_command(jobs["demo-final"], "mini", data=str(data),
+                                   dataset="CIFAR100", jobs=jobs, extra=["--seed=1"])
+    assert argv[-3:] == ["--child_fixed_arc=0 1 2 3", "--num_epochs=2", "--seed=1"]
+    # The default dataset has no suffix, and its search left nothing.
+    argv, _, _ = run.build_command(jobs["demo-final"], "mini", data=str(data), jobs=jobs)
+    assert argv[3] == f"--output_dir={tmp_path / 'runs' / 'ENAS' / 'demo-final-mini'}"
+    assert not any(a.startswith("--child_fixed_arc") for a in argv)
+    with pytest.raises(NasreproError, match="DATASET=MNIST: make demo-search knows CIFAR10, "
+                                            "CIFAR100"):
+        run.build_command(jobs["demo-search"], "mini", data=str(data), dataset="MNIST")
+    bad = SEARCH_AND_FINAL.replace("job: demo-search, file", "job: nope, file")
+    with pytest.raises(ConfigError, match="arc_from names unknown job 'nope'"):
+        load_jobs(write(tmp_path, "bad.yaml", bad), write(tmp_path, "p.yaml", "{}"))
+
+
+def test_main_keeps_its_options_after_the_job_and_passes_what_follows_the_separator(capsys):
+    assert run.main(["enas-search", "--profile", "smoke", "--dry-run", "--",
+                     "--child_out_filters=6", "--profile=x"]) == 0
+    command = capsys.readouterr().out
+    assert "--output_dir=" in command and "enas-search-smoke" in command
+    assert command.rstrip().endswith("--child_out_filters=6 --profile=x")

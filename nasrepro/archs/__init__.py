@@ -1,0 +1,1 @@
+"""Architecture encodings of the papers: parsing, validation, formatting, random sampling."""

@@ -1,0 +1,57 @@
+"""The flag values a paper's shell script passes to its Python entry point.
+
+Static checks and tests read the scripts themselves, so the configuration they count is the
+one the scripts really run. Understands what the original scripts use: shell variables
+assigned in steps (`arc="0 1"`, `arc="$arc 2 3"`), line continuations, `--name=value`,
+`--name value`, bare boolean `--name`, and `"$@"` (ignored)."""
+import re
+import shlex
+from pathlib import Path
+
+from .errors import ConfigError
+
+_ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _expand(text: str, variables: dict) -> str:
+    return _VAR.sub(lambda m: variables.get(m.group(1) or m.group(2), ""), text)
+
+
+def read_script_flags(path) -> dict:
+    """{flag name: value} of the `python ...` command in `path` (values are strings; a bare
+    `--flag` gives True). The last occurrence of a flag wins, as with argparse and absl."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: script not found")
+    joined = re.sub(r"\\\n", " ", path.read_text())
+    variables, command = {}, None
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _ASSIGN.match(line)
+        if match and not line.startswith("export "):
+            words = shlex.split(match.group(2)) or [""]
+            variables[match.group(1)] = _expand(words[0], variables)
+            continue
+        words = shlex.split(line)
+        if words and re.match(r"^(python[0-9.]*|torchrun)$", Path(words[0]).name):
+            command = words
+    if command is None:
+        raise ConfigError(f"{path}: no python command found")
+    flags, i = {}, 0
+    words = [_expand(w, variables) for w in command[1:] if w != "$@"]
+    while i < len(words):
+        word = words[i]
+        if word.startswith("--"):
+            name, eq, value = word[2:].partition("=")
+            if eq:
+                flags[name] = value
+            elif i + 1 < len(words) and not words[i + 1].startswith("--"):
+                flags[name] = words[i + 1]
+                i += 1
+            else:
+                flags[name] = True
+        i += 1
+    return flags

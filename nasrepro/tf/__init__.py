@@ -1,0 +1,1 @@
+"""TensorFlow 2 building blocks shared by the TF systems (ENAS, NAO/cnn, NAO-WS/cnn)."""
