@@ -16,6 +16,7 @@ from nasrepro import profile as profile_mod
 from nasrepro.arch_log import ArchLog
 from nasrepro.atomic import atomic_write_text
 from nasrepro.checkpoint import TFCheckpointer
+from nasrepro.complexity.tf_count import count_params
 from nasrepro.data.fingerprint import dataset_fingerprint
 from nasrepro.data.locate import resolve_data_path
 from nasrepro.errors import ConfigError
@@ -180,12 +181,11 @@ class Run:
                 out_filters_scale=c.child_out_filters_scale)
             variables = list(self.child.trainable_variables)
         self.train_variables = variables
-        self.num_params = _num_elements(v for v in self.child.trainable_variables
-                                        if not _is_aux(v, self.child))
+        # What the original's line counted: trainable child variables, aux head left out.
+        self.num_params = count_params(self.child, exclude=("aux_head",))
         self.log("Model has {} params".format(self.num_params))
         if c.search_for == "micro" and c.child_use_aux_heads:
-            self.log("Aux head uses {} params".format(
-                _num_elements(self.child.aux_head_variables)))
+            self.log("Aux head uses {} params".format(count_params(self.child.aux_head)))
         self.child_optimizer = NesterovMomentum(self.train_variables, momentum=0.9,
                                                 name="child_momentum")
         self.controller = self.reinforce = None
@@ -512,15 +512,6 @@ def arc_print_lines(arc, search_for: str, num_layers: int) -> list:
 
 def _arc_text(arc) -> str:
     return " ".join(str(int(v)) for v in np.asarray(arc).reshape(-1))
-
-
-def _num_elements(variables) -> int:
-    return int(sum(int(np.prod(v.shape.as_list(), dtype=np.int64)) for v in variables))
-
-
-def _is_aux(variable, child) -> bool:
-    aux = {id(v) for v in getattr(child, "aux_head_variables", ())}
-    return id(variable) in aux
 
 
 class _Namespace:
