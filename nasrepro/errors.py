@@ -18,3 +18,9 @@ class ConfigError(NasreproError, ValueError):
 
 class ResultsError(NasreproError, ValueError):
     """A results.json (or claims record) does not follow its schema."""
+
+
+def check_value(ok: bool, owner: str, name: str, value, expected: str) -> None:
+    """Raise ConfigError "<owner> <name>=<value>: expected <expected>" unless `ok`."""
+    if not ok:
+        raise ConfigError(f"{owner} {name}={value!r}: expected {expected}")

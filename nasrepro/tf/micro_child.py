@@ -13,7 +13,7 @@ No flag parsing here, so NAO-WS builds the same child. All variables exist after
 import tensorflow as tf
 
 from ..archs.enas import MicroArc, parse_micro_arc
-from ..errors import ConfigError
+from ..errors import ConfigError, check_value
 from .layers import BatchNorm, Conv, Dense, FactorizedReduction, dropout, global_avg_pool
 from .micro_ops import NUM_OPS, FixedCell, SearchCell
 
@@ -187,5 +187,4 @@ class MicroChild(tf.Module):
 
 
 def _check(ok: bool, flag: str, value, expected: str):
-    if not ok:
-        raise ConfigError(f"MicroChild {flag}={value!r}: expected {expected}")
+    check_value(ok, "MicroChild", flag, value, expected)

@@ -11,6 +11,7 @@ resumes mid-aggregation exactly. The caller wraps `step` in tf.function."""
 import tensorflow as tf
 
 from nasrepro.tf.optimizers import Adam
+from nasrepro.tf.training import l2_sum_of_squares
 
 
 def _dense(grad, variable):
@@ -59,7 +60,7 @@ class ReinforceTrainer(tf.Module):
             if self.skip_weight and "skip_penalty" in sample:
                 loss += self.skip_weight * sample["skip_penalty"]
             if self.l2_reg:
-                loss += self.l2_reg * tf.add_n([tf.reduce_sum(tf.square(v)) for v in variables])
+                loss += self.l2_reg * l2_sum_of_squares(variables)
         grads = [_dense(g, v) for g, v in zip(tape.gradient(loss, variables), variables)]
         grad_norm = tf.linalg.global_norm(grads)
 

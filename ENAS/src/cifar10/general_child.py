@@ -22,7 +22,7 @@ All variables are created in __init__."""
 import tensorflow as tf
 
 from nasrepro.archs.enas import MACRO_OPS, MacroArc, macro_arc_length, parse_macro_arc
-from nasrepro.errors import ConfigError
+from nasrepro.errors import ConfigError, check_value
 from nasrepro.tf.layers import (BatchNorm, Conv, ConvBN, Dense, FactorizedReduction,
                                 SeparableConvBN, dropout, global_avg_pool, he_normal, pool)
 
@@ -264,5 +264,4 @@ class GeneralChild(tf.Module):
 
 
 def _check(ok: bool, flag: str, value, expected: str):
-    if not ok:
-        raise ConfigError(f"GeneralChild {flag}={value!r}: expected {expected}")
+    check_value(ok, "GeneralChild", flag, value, expected)
