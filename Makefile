@@ -2,6 +2,7 @@
 #   make setup              create .venv with the pinned versions (done by every target)
 #   make test               the test suite (what CI runs)
 #   make verify-results     every reported number: static checks + collected runs/ results
+#   make bench              training images/s and peak memory of the paper networks on this machine
 #   make <job>              a system's job, PROFILE=mini by default (see `make help`)
 #   make <job> PROFILE=paper DATA=/path/to/dataset     the published configuration
 #   make enas-search DATASET=CIFAR100                 another dataset the job supports
@@ -27,7 +28,7 @@ JOBS := enas-search enas-final enas-macro-search enas-macro-final enas-ptb-searc
         naov2-search naov2-cifar naov2-imagenet gaea-imagenet \
         asha-search asha-const asha-retrain
 
-.PHONY: help setup test verify-results clean-runs $(JOBS)
+.PHONY: help setup test verify-results bench clean-runs $(JOBS)
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -50,6 +51,9 @@ test: $(STAMP)
 
 verify-results: $(STAMP)
 	$(PY) -m reproduce.verify $(if $(RESULTS),--results $(RESULTS))
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
 
 $(JOBS): $(STAMP)
 	$(PY) -m reproduce.run $@ --profile $(PROFILE) $(if $(DATA),--data $(DATA)) \

@@ -6,7 +6,8 @@ from pathlib import Path
 from .atomic import atomic_write_bytes
 
 
-def _read_columns(csv_path) -> dict:
+def read_columns(csv_path) -> dict:
+    """{column: [floats]} of a CSV file (NaN where a cell is empty or not a number)."""
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
     columns = {}
@@ -28,7 +29,7 @@ def plot_metrics(csv_path, png_path, panels, title: str = "", x: str = "epoch") 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = _read_columns(csv_path)
+    columns = read_columns(csv_path)
     xs = columns.get(x, [])
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     for ax, (ylabel, names) in zip(axes[0], panels):

@@ -24,6 +24,8 @@ def progress(iterable: Optional[Iterable] = None, total: Optional[int] = None,
              desc: Optional[str] = None, **kwargs) -> tqdm:
     """A tqdm bar on stderr, or tqdm's no-op stand-in when bars are off.
 
-    Either way it iterates like `iterable` and has .set_postfix(), .update() and .close()."""
+    Either way it iterates like `iterable` and has .set_postfix(), .update() and .close().
+    `disable=True` also turns it off (e.g. on every process but the first)."""
+    disable = kwargs.pop("disable", False) or not progress_enabled()
     return tqdm(iterable, total=total, desc=desc, file=sys.stderr,
-                disable=not progress_enabled(), dynamic_ncols=True, leave=False, **kwargs)
+                disable=disable, dynamic_ncols=True, leave=False, **kwargs)

@@ -2,8 +2,9 @@
 
 Static checks and tests read the scripts themselves, so the configuration they count is the
 one the scripts really run. Understands what the original scripts use: shell variables
-assigned in steps (`arc="0 1"`, `arc="$arc 2 3"`), line continuations, `--name=value`,
-`--name value`, bare boolean `--name`, and `"$@"` (ignored)."""
+assigned in steps (`arc="0 1"`, `arc="$arc 2 3"`), arrays (`ARGS=(--a=1 --b)` used as
+`"${ARGS[@]}"`), line continuations, `--name=value`, `--name value`, bare boolean `--name`, and
+`"$@"` (ignored)."""
 import re
 import shlex
 from pathlib import Path
@@ -11,11 +12,18 @@ from pathlib import Path
 from .errors import ConfigError
 
 _ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_ARRAY_USE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}$")
+# $NAME, ${NAME} and ${NAME:-default} (the default when NAME is unset here).
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _expand(text: str, variables: dict) -> str:
-    return _VAR.sub(lambda m: variables.get(m.group(1) or m.group(2), ""), text)
+    def value(m):
+        found = variables.get(m.group(1) or m.group(3))
+        if found is None:
+            return m.group(2) or ""
+        return " ".join(found) if isinstance(found, list) else found
+    return _VAR.sub(value, text)
 
 
 def read_script_flags(path) -> dict:
@@ -31,6 +39,14 @@ def read_script_flags(path) -> dict:
         if not line or line.startswith("#"):
             continue
         match = _ASSIGN.match(line)
+        if match and match.group(2).startswith("(") and match.group(2).endswith(")"):
+            variables[match.group(1)] = [_expand(w, variables)
+                                         for w in shlex.split(match.group(2)[1:-1])]
+            continue
+        if match and "$(" in match.group(2):
+            # Computed by the shell at run time ($((...)), $(...)): not known statically.
+            variables[match.group(1)] = f"<computed: {match.group(2)}>"
+            continue
         if match and not line.startswith("export "):
             words = shlex.split(match.group(2)) or [""]
             variables[match.group(1)] = _expand(words[0], variables)
@@ -41,7 +57,13 @@ def read_script_flags(path) -> dict:
     if command is None:
         raise ConfigError(f"{path}: no python command found")
     flags, i = {}, 0
-    words = [_expand(w, variables) for w in command[1:] if w != "$@"]
+    words = []
+    for word in command[1:]:
+        array = _ARRAY_USE.match(word)
+        if array:
+            words += [w for w in variables.get(array.group(1), []) if w != "$@"]
+        elif word != "$@":
+            words.append(_expand(word, variables))
     while i < len(words):
         word = words[i]
         if word.startswith("--"):

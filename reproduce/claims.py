@@ -34,7 +34,7 @@ _COUNT_METRICS = ("params_m", "mult_adds_m")
 _REQUIRED = ("id", "system", "dataset", "setting", "metric", "value", "source", "source_status",
              "kind", "tolerance", "job", "profile", "gpu_hours")
 _OPTIONAL = ("value_text", "status_note", "note", "config_match", "tolerance_note",
-             "known_deviation")
+             "known_deviation", "original_exact", "original_source")
 _ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -61,6 +61,10 @@ class Claim:
     config_match: dict = field(default_factory=dict)
     tolerance_note: Optional[str] = None
     known_deviation: Optional[str] = None
+    # Static claims without a reported value: the exact count the original implementation
+    # builds for the same configuration, measured by running it, and how it was measured.
+    original_exact: Optional[int] = None
+    original_source: Optional[str] = None
 
     @property
     def is_static(self) -> bool:
@@ -148,9 +152,18 @@ def _validate_record(record, where: str) -> Claim:
     for key in ("id", "dataset", "setting", "source"):
         if not isinstance(record[key], str) or not record[key].strip():
             fail(key, "a non-empty string")
-    for key in ("value_text", "status_note", "note", "tolerance_note", "known_deviation"):
+    for key in ("value_text", "status_note", "note", "tolerance_note", "known_deviation",
+                "original_source"):
         if key in record and (not isinstance(record[key], str) or not record[key].strip()):
             fail(key, "a non-empty string")
+    if "original_exact" in record:
+        if isinstance(record["original_exact"], bool) or \
+                not isinstance(record["original_exact"], int) or record["original_exact"] < 0:
+            fail("original_exact", "a non-negative integer")
+        if record["kind"] != "static" or record["value"] is not None \
+                or "original_source" not in record:
+            fail("original_exact", "only on a static claim without a reported value, with an "
+                                   "original_source")
     if not _ID_PATTERN.fullmatch(record["id"]):
         fail("id", "lower-case letters, digits and dashes")
     if record["system"] not in CLAIM_SYSTEMS:

@@ -35,6 +35,8 @@ class Job:
     data_flag: Optional[str] = None
     output_flag: Optional[str] = None
     gpu_hours: Optional[float] = None
+    # Processes the job's launcher starts under the mini and smoke profiles (its NPROC);
+    # paper runs keep the script's own count. An NPROC in the environment wins.
     processes: Optional[int] = None
     # Appended to every `make` run so a killed job resumes (scripts run by hand reset).
     resume_flag: Optional[str] = None

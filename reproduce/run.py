@@ -85,6 +85,8 @@ def build_command(job, profile: str, data=None, extra=(), dataset=None, jobs=Non
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = dict(os.environ, **{ENV_VAR: profile, "NASREPRO_JOB": job.name,
                               "NASREPRO_RUN_DIR": str(run_dir), "PATH": path})
+    if job.processes and profile != "paper":
+        env.setdefault("NPROC", str(job.processes))
     return argv, REPO_ROOT / job.cwd, env
 
 

@@ -30,6 +30,7 @@ from nasrepro.paths import REPO_ROOT
 # Filled in by the system issues, one entry per module that registers checks.
 CHECK_MODULES: list = [
     "ENAS/static_checks.py",
+    "NAO-V2/static_checks.py",
 ]
 
 

@@ -74,6 +74,14 @@ def _static_row(claim: Claim, outcome) -> Row:
     m = outcome.measurement
     row = Row(claim, "", COMPUTED, measured=float(m.value), measured_exact=m.exact,
               seconds=outcome.seconds, details=m.details)
+    if claim.value is None and claim.original_exact is not None:
+        difference = m.exact - claim.original_exact
+        if difference == 0:
+            row.status, row.category = "equals the original implementation's count", REPRODUCED
+        else:
+            row.status, row.category = (f"off by {difference:+,} from the original "
+                                        f"implementation's {claim.original_exact:,}"), OFF
+        return row
     if claim.value is None:
         row.status = "computed"
         return row

@@ -181,3 +181,23 @@ def test_main_keeps_its_options_after_the_job_and_passes_what_follows_the_separa
     command = capsys.readouterr().out
     assert "--output_dir=" in command and "enas-search-smoke" in command
     assert command.rstrip().endswith("--child_out_filters=6 --profile=x")
+
+
+def test_processes_set_nproc_under_mini_and_smoke_only_and_the_environment_wins(tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.setenv("NASREPRO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("NPROC", raising=False)
+    data = tmp_path / "imagenet"
+    data.mkdir()
+    text = READY_JOB.replace("      output_flag: --output_dir\n",
+                             "      output_flag: --output_dir\n      processes: 2\n", 1)
+    jobs = load_jobs(write(tmp_path, "jobs.yaml", text), write(tmp_path, "p.yaml", "{}"))
+    job = next(j for j in jobs.values() if j.processes)
+    for profile, expected in (("mini", "2"), ("smoke", "2"), ("paper", None)):
+        _, _, env = run.build_command(job, profile, data=str(data))
+        assert env.get("NPROC") == expected, profile
+    monkeypatch.setenv("NPROC", "3")
+    _, _, env = run.build_command(job, "mini", data=str(data))
+    assert env["NPROC"] == "3"
+    repo_jobs = load_jobs()
+    assert repo_jobs["naov2-imagenet"].processes == 2

@@ -270,3 +270,34 @@ def test_real_claims_without_results_print_every_claim_and_exit_zero(tmp_path):
     assert report["nao-abs-c10"]["status"] == "not run: needs 240 GPU-hours"
     assert report["enas-abs-nasnet"]["status"] == "not run: no job (context)"
     assert report["rnas-abs"]["status"] == "qualitative"
+
+
+def test_static_claim_without_a_value_is_compared_to_the_original_count(tmp_path, capsys):
+    records = yaml.safe_load(CLAIMS.read_text())
+    for r in records:
+        if r["id"] == "static-small-madds":
+            r["original_exact"] = SMALL_MADDS
+            r["original_source"] = "SmallNet by hand (this file's comment)"
+    claims = tmp_path / "claims.yaml"
+    claims.write_text(yaml.safe_dump(records, sort_keys=False, allow_unicode=True))
+    code, out, _ = _verify(tmp_path, "--results", tmp_path / "none", "--check-module",
+                           SMALL_NET, claims=claims, capsys=capsys)
+    assert code == 0
+    assert _table_line(out, "static-small-madds").endswith(
+        "equals the original implementation's count")
+    for r in records:
+        if r["id"] == "static-small-madds":
+            r["original_exact"] = SMALL_MADDS + 7
+    claims.write_text(yaml.safe_dump(records, sort_keys=False, allow_unicode=True))
+    code, out, _ = _verify(tmp_path, "--results", tmp_path / "none", "--check-module",
+                           SMALL_NET, claims=claims, capsys=capsys)
+    assert code == 1
+    assert _table_line(out, "static-small-madds").endswith(
+        f"off by -7 from the original implementation's {SMALL_MADDS + 7:,}")
+    # Only on a static claim without a reported value, and with its source.
+    for r in records:
+        if r["id"] == "static-small-params":
+            r["original_exact"] = 1
+    claims.write_text(yaml.safe_dump(records, sort_keys=False, allow_unicode=True))
+    with pytest.raises(Exception, match="original_exact"):
+        load_claims(claims)

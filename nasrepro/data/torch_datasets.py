@@ -99,3 +99,28 @@ def train_valid_indices(num_examples: int, train_portion: float,
     if shuffle_seed is not None:
         indices = np.random.default_rng(shuffle_seed).permutation(num_examples)
     return indices[:split], indices[split:]
+
+
+class SeededAugmentation(Dataset):
+    """Draws each item's random augmentation from (seed, epoch, index) alone.
+
+    The same image gets the same crop, flip and cutout in an epoch whichever process or loader
+    worker loads it, so a run is repeatable and N processes see exactly the batches one process
+    sees (with the global batch split between them). Call set_epoch before each epoch's
+    iterator is made (workers get a copy of this object when the iterator starts)."""
+
+    def __init__(self, dataset: Dataset, seed: int):
+        self.dataset, self.seed, self.epoch = dataset, int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        # Mixed with large odd constants so neighbouring (epoch, index) pairs get unrelated seeds.
+        item_seed = (self.seed * 1_000_003 + self.epoch * 7_919_993 + int(index)) % (2 ** 63)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(item_seed)
+            return self.dataset[index]
