@@ -23,10 +23,11 @@ from nasrepro.logs import setup_logging
 from nasrepro.results import write_results
 from nasrepro.rundir import prepare_output_dir
 from nasrepro.runinfo import Timer, results_record
+from nasrepro.schedules import cosine_lr
 from nasrepro.seeding import seed_everything
 from nasrepro.torch.distributed import init_distributed, sharded_loaders, shutdown
 from utils import (LOG_DATEFMT, LOG_FORMAT, add_new_training_flags, check_positive,
-                   check_probability, cosine_lr, prepare_network, run_final_training)
+                   check_probability, prepare_network, run_final_training)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ from nasrepro.logs import setup_logging
 from nasrepro.results import write_results
 from nasrepro.rundir import prepare_output_dir
 from nasrepro.runinfo import Timer, results_record
+from nasrepro.schedules import staircase_lr
 from nasrepro.seeding import seed_everything
 from nasrepro.torch.distributed import init_distributed, sharded_loaders, shutdown
 from utils import (LOG_DATEFMT, LOG_FORMAT, add_new_training_flags, check_positive,
@@ -142,7 +143,7 @@ def train(args) -> int:
     outcome = run_final_training(
         args=args, info=info, model=net, forward=lambda x, step: net(x, step),
         optimizer=optimizer,
-        lr_at=lambda e: args.lr * args.gamma ** (e // args.decay_period),
+        lr_at=lambda e: staircase_lr(e, args.lr, args.gamma, args.decay_period),
         train_criterion=train_criterion, eval_criterion=eval_criterion,
         train_loader=train_loader, valid_loader=valid_loader,
         train_samplers=[sampler, train_set], out_dir=out_dir, log=log, log_valid=log_valid,

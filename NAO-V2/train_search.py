@@ -40,12 +40,13 @@ from nasrepro.ranking import hamming_distance, pairwise_accuracy
 from nasrepro.results import write_results
 from nasrepro.rundir import prepare_output_dir
 from nasrepro.runinfo import Timer, results_record
+from nasrepro.schedules import cosine_lr
 from nasrepro.seeding import seed_everything
-from nasrepro.torch.classifier_loop import evaluate, train_epoch
+from nasrepro.torch.classifier_loop import correct_topk, evaluate, train_epoch
 from nasrepro.torch.distributed import DistInfo
 from nasrepro.torch.nao_controller import (build_controller_data, controller_infer,
                                            controller_train_epoch, generate_new_archs)
-from utils import LOG_DATEFMT, LOG_FORMAT, BalancedSampler, check_positive, cosine_lr
+from utils import LOG_DATEFMT, LOG_FORMAT, BalancedSampler, check_positive
 
 STATE_FILE = "search_state.pt"
 ITERATIONS = 4          # hard-coded in the original
@@ -306,9 +307,7 @@ class Search:
                                    bn_train=True)
             target = self.valid_y[index]
             loss = float(self.criterion(logits, target))
-            top = logits.topk(min(5, logits.shape[1]), dim=1).indices
-            top1 = int((top[:, 0] == target).sum()) / batch
-            top5 = int((top == target[:, None]).any(dim=1).sum()) / batch
+            top1, top5 = (count / batch for count in correct_topk(logits, target))
             accuracies.append(top1)
             if (i + 1) % 100 == 0:
                 self.log.info("Valid arch %s\n loss %.2f top1 %f top5 %f",

@@ -5,7 +5,6 @@ Generic pieces (train/evaluate epochs, DDP, checkpoint state, data) live in nasr
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -42,12 +41,6 @@ class BalancedSampler:
 
     def sample(self) -> int:
         return int(self.rng.choice(len(self.probabilities), p=self.probabilities))
-
-
-def cosine_lr(epoch: int, epochs: int, lr_max: float, lr_min: float) -> float:
-    """lr of `epoch` (0-based) of a cosine from lr_max to lr_min over `epochs` epochs, as the
-    original's per-epoch CosineAnnealingLR gave it."""
-    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * epoch / epochs))
 
 
 def add_new_training_flags(parser, num_workers: int) -> None:

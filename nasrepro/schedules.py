@@ -1,7 +1,8 @@
-"""Learning-rate schedules of the TF codes, as plain functions of the epoch.
+"""Learning-rate schedules as plain functions of the epoch.
 
 ENAS and NAO-WS change the child's learning rate once per epoch (the epoch is
-global_step // num_train_batches), so the rate of a whole epoch is computed in Python."""
+global_step // num_train_batches), and the PyTorch codes step their schedulers once per epoch, so
+the rate of a whole epoch is computed in Python."""
 import math
 
 # The originals wrote pi as this literal; kept so the rates match theirs digit for digit.
@@ -23,6 +24,12 @@ def cosine_restarts_lr(epoch: int, lr_max: float, lr_min: float, t0: int, t_mul:
         period *= t_mul
     t_cur = epoch - last_reset
     return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + math.cos(pi * t_cur / period))
+
+
+def cosine_lr(epoch: int, epochs: int, lr_max: float, lr_min: float) -> float:
+    """One cosine from lr_max (epoch 0) towards lr_min over `epochs` epochs: the rate PyTorch's
+    per-epoch CosineAnnealingLR(T_max=epochs, eta_min=lr_min) gives epoch `epoch`."""
+    return cosine_restarts_lr(epoch, lr_max, lr_min, epochs, 1, pi=math.pi)
 
 
 def staircase_lr(epoch: int, lr: float, decay_rate: float, decay_every_epochs: int) -> float:

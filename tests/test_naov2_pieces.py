@@ -15,6 +15,7 @@ from nasrepro.data.imagenet import imagenet_splits, scan_zip
 from nasrepro.data.torch_datasets import SeededAugmentation
 from nasrepro.errors import ConfigError, DataError
 from nasrepro.paths import REPO_ROOT
+from nasrepro.schedules import cosine_lr
 from nasrepro.torch.classifier_loop import RunningMeter, correct_topk
 from nasrepro.torch.distributed import DistInfo, per_process_batch
 from nasrepro.torch.training_state import resume_training_state, save_training_state
@@ -54,16 +55,16 @@ def test_balanced_sampler_rejects_bad_weights(naov2_utils, weights, message):
         naov2_utils.BalancedSampler(weights, np.random.default_rng(0))
 
 
-def test_cosine_lr_matches_the_per_epoch_cosine_annealing_schedule(naov2_utils):
+def test_cosine_lr_matches_the_per_epoch_cosine_annealing_schedule():
     model = nn.Linear(2, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.025)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10, eta_min=0.001)
     for epoch in range(10):
-        assert naov2_utils.cosine_lr(epoch, 10, 0.025, 0.001) == pytest.approx(
+        assert cosine_lr(epoch, 10, 0.025, 0.001) == pytest.approx(
             optimizer.param_groups[0]["lr"], rel=1e-9)
         optimizer.step()
         scheduler.step()
-    assert naov2_utils.cosine_lr(300, 600, 0.025, 0.0) == pytest.approx(0.0125)
+    assert cosine_lr(300, 600, 0.025, 0.0) == pytest.approx(0.0125)
 
 
 class RandomItems(torch.utils.data.Dataset):
