@@ -1,27 +1,14 @@
 """The benchmarked networks: name -> (what it is, a builder returning (model, forward, input
-size, classes)). Each builder imports its paper folder's own model code."""
-import importlib
+size, classes)). Each builder takes the network from its paper folder's static checks, so the
+benchmark measures exactly the configuration the static claims count."""
 import sys
-from contextlib import contextmanager
 
-from nasrepro.paths import REPO_ROOT
-
-
-@contextmanager
-def paper_folder(folder: str):
-    """Import from a paper folder (its modules have generic names like model.py)."""
-    path = str(REPO_ROOT / folder)
-    sys.path.insert(0, path)
-    try:
-        yield
-    finally:
-        sys.path.remove(path)
+from reproduce.static_checks import import_module_path
 
 
 def naov2_cifar():
-    with paper_folder("NAO-V2"):
-        checks = importlib.import_module("static_checks")
-        model = checks.cifar_network()
+    checks = sys.modules[import_module_path("NAO-V2/static_checks.py")]
+    model = checks.cifar_network()
     # Training mode as train_cifar.py runs it: aux head, dropout, drop path at mid-training.
     steps = 234_600
     model.steps = steps

@@ -105,7 +105,7 @@ def discover(claims, modules=None, registry: CheckRegistry = REGISTRY) -> Discov
     imported = []
     for name in modules:
         try:
-            imported.append(_import(name))
+            imported.append(import_module_path(name))
         except Exception as err:  # any failure: a syntax error, a missing dependency, ...
             last = traceback.extract_tb(err.__traceback__)[-1]
             found.errors.append(f"check module {name}: import failed: "
@@ -144,8 +144,11 @@ def run_checks(checks: dict) -> dict:
     return {claim_id: run_check(claim_id, fn) for claim_id, fn in checks.items()}
 
 
-def _import(name: str) -> str:
-    """Import a dotted module name or a .py path under the repository; return its module name."""
+def import_module_path(name: str) -> str:
+    """Import a dotted module name or a .py path under the repository; return its module name.
+
+    A paper folder's file is imported with its siblings importable (`import model`) and then
+    forgotten, so two folders' model.py never shadow each other (also used by benchmarks/)."""
     if name.endswith(".py") or "/" in name:
         path = Path(name) if Path(name).is_absolute() else REPO_ROOT / name
         if not path.is_file():
