@@ -19,6 +19,8 @@ _OPTIONAL = {"issue": int, "cwd": str, "command": list, "data": str, "data_flag"
              "output_flag": str, "gpu_hours": (int, float), "processes": int,
              "resume_flag": str, "dataset_flag": str, "datasets": dict, "arc_from": dict}
 _ARC_FROM_KEYS = ("job", "file", "flag")
+# `pass: path` hands the file's path to the flag instead of its contents (a config file).
+_ARC_FROM_OPTIONAL = {"pass": ("contents", "path")}
 _NEEDED_WHEN_READY = ("cwd", "command", "data", "data_flag", "output_flag")
 
 
@@ -87,8 +89,14 @@ def load_jobs(jobs_file=JOBS_FILE, profiles_file=PROFILES_FILE) -> dict:
             if not isinstance(value, str):
                 raise ConfigError(f"{where}: datasets.{key} should name an embedded dataset")
         arc_from = record.get("arc_from", {})
-        if arc_from and sorted(arc_from) != sorted(_ARC_FROM_KEYS):
-            raise ConfigError(f"{where}: arc_from needs exactly the keys {_ARC_FROM_KEYS}")
+        if arc_from and sorted(k for k in arc_from if k not in _ARC_FROM_OPTIONAL) != \
+                sorted(_ARC_FROM_KEYS):
+            raise ConfigError(f"{where}: arc_from needs exactly the keys {_ARC_FROM_KEYS} "
+                              f"(and optionally {', '.join(_ARC_FROM_OPTIONAL)})")
+        for key, allowed in _ARC_FROM_OPTIONAL.items():
+            if key in arc_from and arc_from[key] not in allowed:
+                raise ConfigError(f"{where}: arc_from.{key}={arc_from[key]!r}: expected one of "
+                                  f"{', '.join(allowed)}")
         record = dict(record, command=tuple(str(c) for c in record.get("command", ())))
         jobs[name] = Job(name=name, profiles={}, **record)
     for name, per_profile in profiles_raw.items():

@@ -46,6 +46,9 @@ def arc_flags(job, jobs, profile: str, suffix: str) -> list:
               f" (run `make {source.name}` first to train what it finds); using the script's "
               "published architecture", flush=True)
         return []
+    if job.arc_from.get("pass") == "path":
+        print(f"[{job.name}] {job.arc_from['flag']}={file}", flush=True)
+        return [f"{job.arc_from['flag']}={file}"]
     arc = " ".join(file.read_text().split())
     if not arc:
         raise NasreproError(f"{file}: empty; rerun make {source.name}")

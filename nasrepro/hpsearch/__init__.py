@@ -1,0 +1,1 @@
+"""Hyperparameter search: Determined-style experiment configs and ASHA."""

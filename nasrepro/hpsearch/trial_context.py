@@ -1,0 +1,119 @@
+"""What a Determined PyTorchTrial sees of its harness, without a Determined master.
+
+A trial class written for Determined's PyTorchTrial API (0.13 and later) gets a context: its
+hyperparameters and data config, `wrap_model` / `wrap_optimizer` / `wrap_lr_scheduler` to hand
+its objects to the harness, and `backward` / `step_optimizer` inside `train_batch`. This module is
+that context; trial_controller.py is the loop that drives the trial."""
+from __future__ import annotations
+
+import enum
+from typing import Callable, Optional
+
+import torch
+
+from ..errors import ConfigError
+
+
+class StepMode(enum.Enum):
+    """When the harness steps a wrapped LR scheduler (Determined's LRScheduler.StepMode)."""
+    STEP_EVERY_EPOCH = "epoch"
+    STEP_EVERY_BATCH = "batch"
+    MANUAL_STEP = "manual"
+
+
+class DataLoader:
+    """The arguments of a torch DataLoader; the harness builds the iterators itself so that it
+    can shuffle per epoch from the trial seed and skip the batches a resumed trial already did."""
+
+    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, num_workers: int = 0,
+                 pin_memory: bool = False, drop_last: bool = False):
+        self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), bool(shuffle)
+        self.num_workers, self.pin_memory, self.drop_last = num_workers, pin_memory, drop_last
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def epoch_loader(self, epoch: int, seed: int, skip_batches: int = 0) -> torch.utils.data.DataLoader:
+        """The batches of `epoch`, in an order fixed by (seed, epoch), from batch `skip_batches`."""
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        order = list(range(len(self.dataset)))
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+            order = torch.randperm(len(self.dataset), generator=generator).tolist()
+        order = order[skip_batches * self.batch_size:]
+        return torch.utils.data.DataLoader(
+            self.dataset, batch_size=self.batch_size, sampler=order, drop_last=self.drop_last,
+            num_workers=self.num_workers, pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=False)
+
+
+class TrialContext:
+    """Hyperparameters, data config and device of one trial; collects what the trial wraps."""
+
+    def __init__(self, hparams: dict, data_config: Optional[dict] = None, slots_per_trial: int = 1,
+                 device: Optional[torch.device] = None, seed: int = 0, source: str = "config"):
+        self._hparams = dict(hparams)
+        self._data_config = dict(data_config or {})
+        self.slots_per_trial = int(slots_per_trial)
+        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.seed = int(seed)
+        self.source = source
+        self.models: list = []
+        self.optimizers: list = []
+        self.lr_schedulers: list = []   # (scheduler, StepMode)
+        if "global_batch_size" not in self._hparams:
+            raise ConfigError(f"{source}: hyperparameters.global_batch_size is missing (Determined "
+                              "requires it)")
+
+    def get_hparam(self, name: str):
+        if name not in self._hparams:
+            raise ConfigError(f"{self.source}: the trial reads hyperparameters.{name}, which the "
+                              f"config does not define")
+        return self._hparams[name]
+
+    def get_hparams(self) -> dict:
+        return dict(self._hparams)
+
+    def get_data_config(self) -> dict:
+        return dict(self._data_config)
+
+    def get_trial_seed(self) -> int:
+        return self.seed
+
+    def get_global_batch_size(self) -> int:
+        return int(self._hparams["global_batch_size"])
+
+    def get_per_slot_batch_size(self) -> int:
+        """The global batch split over the trial's slots (one process per GPU)."""
+        return max(1, self.get_global_batch_size() // max(1, self.slots_per_trial))
+
+    def wrap_model(self, model: torch.nn.Module) -> torch.nn.Module:
+        model = model.to(self.device)
+        self.models.append(model)
+        return model
+
+    def wrap_optimizer(self, optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+        self.optimizers.append(optimizer)
+        return optimizer
+
+    def wrap_lr_scheduler(self, scheduler, step_mode: StepMode):
+        self.lr_schedulers.append((scheduler, step_mode))
+        return scheduler
+
+    def to_device(self, batch):
+        if isinstance(batch, (list, tuple)):
+            return type(batch)(self.to_device(item) for item in batch)
+        return batch.to(self.device, non_blocking=True) if hasattr(batch, "to") else batch
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def step_optimizer(self, optimizer: torch.optim.Optimizer,
+                       clip_grads: Optional[Callable] = None) -> None:
+        """Clip (clip_grads gets the optimizer's parameters), step, then zero the gradients."""
+        if clip_grads is not None:
+            clip_grads([p for group in optimizer.param_groups for p in group["params"]])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
