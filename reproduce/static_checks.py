@@ -31,6 +31,7 @@ from nasrepro.paths import REPO_ROOT
 CHECK_MODULES: list = [
     "ENAS/static_checks.py",
     "NAO-V2/static_checks.py",
+    "ASHA-DARTS/static_checks.py",
 ]
 
 

@@ -155,7 +155,8 @@ def run_search(config: ExperimentConfig, model_dir: Path, out_dir: Path, log: lo
             sched = PromotionASHAScheduler(
                 plans, lengths.rung_lengths, s.divisor, s.smaller_is_better, metric,
                 max_concurrent_trials=concurrency,
-                on_decision=_DecisionWriter(out_dir, log, started, lengths.rung_lengths))
+                on_decision=_DecisionWriter(out_dir, log, started, lengths.rung_lengths),
+                state_path=str(out_dir / "asha_state.json"))
         else:
             sched = ASHAScheduler(time_attr="batches", metric=metric, mode=mode,
                                   max_t=lengths.max_length, grace_period=lengths.rung_lengths[0],
@@ -174,6 +175,7 @@ def run_search(config: ExperimentConfig, model_dir: Path, out_dir: Path, log: lo
     resources = {"cpu": 1, "gpu": slots if gpus else 0}
     trainable = tune.with_resources(make_trainable(), resources)
     path = storage / name
+    # The recorder is created before the cleanup below but writes only once trials report.
     recorder = make_recorder(out_dir, log, started, metric)
     run_config = tune.RunConfig(
         storage_path=str(storage), name=name, verbose=0, callbacks=[recorder],
@@ -185,6 +187,10 @@ def run_search(config: ExperimentConfig, model_dir: Path, out_dir: Path, log: lo
         tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_unfinished=True,
                                    resume_errored=True)
     else:
+        # A new search: records of an earlier one in this folder would mix with its own.
+        for stale in (search_records.VALIDATIONS, search_records.DECISIONS, "asha_state.json",
+                      "trials.csv"):
+            (out_dir / stale).unlink(missing_ok=True)
         tuner = tune.Tuner(
             trainable, param_space={EXPERIMENT_KEY: experiment},
             tune_config=tune.TuneConfig(
@@ -254,6 +260,13 @@ def collect_trials(grid, config: ExperimentConfig, out_dir: Path, lengths: Lengt
     rung_metric: dict = {}
     for d in decisions:
         rung_metric.setdefault(d["trial_id"], {})[int(d["rung"])] = float(d["metric"])
+    if not decisions:
+        # Ray's ASHAScheduler keeps no record of its own: a trial's metric at a rung is its
+        # validation at that rung's length.
+        for v in validations:
+            if int(v["batches"]) in lengths.rung_lengths:
+                rung_metric.setdefault(v["trial_id"], {})[
+                    lengths.rung_lengths.index(int(v["batches"]))] = float(v["metric"])
     best_validation: dict = {}
     for v in validations:
         value = float(v["metric"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
 import random
 import socket
 import sys
@@ -150,10 +151,14 @@ def make_sampler(config: ExperimentConfig, seed: int):
         def on_trial_complete(self, trial_id: str, result=None, error: bool = False) -> None:
             pass
 
-        def get_state(self) -> dict:
-            return {"rng": self.rng.getstate()}
+        # Ray saves the searcher with the experiment state, so a restored search samples on
+        # from where it stopped.
+        def save(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path, "wb") as f:
+                pickle.dump({"rng": self.rng.getstate()}, f)
 
-        def set_state(self, state: dict) -> None:
-            self.rng.setstate(state["rng"])
+        def restore(self, checkpoint_path: str) -> None:
+            with open(checkpoint_path, "rb") as f:
+                self.rng.setstate(pickle.load(f)["rng"])
 
     return HParamSampler()

@@ -43,10 +43,13 @@ class DataLoader:
             generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
             order = torch.randperm(len(self.dataset), generator=generator).tolist()
         order = order[skip_batches * self.batch_size:]
+        # Its own generator: a DataLoader otherwise draws its base seed from the global RNG,
+        # which would shift the drop-path masks of a trial that was paused and resumed.
+        base = torch.Generator().manual_seed(seed * 100_003 + epoch + 1)
         return torch.utils.data.DataLoader(
             self.dataset, batch_size=self.batch_size, sampler=order, drop_last=self.drop_last,
             num_workers=self.num_workers, pin_memory=self.pin_memory and torch.cuda.is_available(),
-            persistent_workers=False)
+            persistent_workers=False, generator=base)
 
 
 class TrialContext:
