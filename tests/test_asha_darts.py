@@ -32,22 +32,9 @@ from reproduce.static_checks import import_module_path
 
 ASHA = REPO_ROOT / "ASHA-DARTS"
 
-# The architectures of const.yaml (2020-09) and const_2021.yaml (2021-07), as in
-# tests/test_darts_network.py.
-CONST_2020 = Genotype(
-    normal=[("max_pool_3x3", 0), ("sep_conv_3x3", 0), ("max_pool_3x3", 1), ("sep_conv_3x3", 0),
-            ("avg_pool_3x3", 1), ("sep_conv_5x5", 0), ("skip_connect", 0), ("skip_connect", 1)],
-    normal_concat=[2, 3, 4, 5],
-    reduce=[("max_pool_3x3", 1), ("avg_pool_3x3", 0), ("dil_conv_5x5", 0), ("avg_pool_3x3", 0),
-            ("dil_conv_3x3", 2), ("max_pool_3x3", 2), ("sep_conv_5x5", 1), ("max_pool_3x3", 4)],
-    reduce_concat=[2, 3, 4, 5])
-CONST_2021 = Genotype(
-    normal=[("sep_conv_3x3", 1), ("sep_conv_3x3", 1), ("skip_connect", 0), ("dil_conv_3x3", 1),
-            ("sep_conv_3x3", 0), ("dil_conv_3x3", 0), ("max_pool_3x3", 0), ("sep_conv_3x3", 0)],
-    normal_concat=[2, 3, 4, 5],
-    reduce=[("dil_conv_3x3", 1), ("max_pool_3x3", 1), ("skip_connect", 2), ("dil_conv_3x3", 0),
-            ("sep_conv_3x3", 1), ("max_pool_3x3", 1), ("max_pool_3x3", 0), ("sep_conv_3x3", 4)],
-    reduce_concat=[2, 3, 4, 5])
+# The architectures of const.yaml (2020-09) and const_2021.yaml (2021-07), measured there.
+from test_darts_network import CONST_2020, CONST_2021  # noqa: E402
+
 # NetworkCIFAR(4, 10, 2, True, CONST_2020) without the auxiliary head (DARTS' count).
 CONST_2020_TINY_PARAMS = 5478
 
