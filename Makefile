@@ -49,14 +49,15 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# The verifier and the runner print what they do themselves; make's echo would only come first.
 verify-results: $(STAMP)
-	$(PY) -m reproduce.verify $(if $(RESULTS),--results $(RESULTS))
+	@$(PY) -m reproduce.verify $(if $(RESULTS),--results $(RESULTS))
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run
+	@$(PY) -m benchmarks.run
 
 $(JOBS): $(STAMP)
-	$(PY) -m reproduce.run $@ --profile $(PROFILE) $(if $(DATA),--data $(DATA)) \
+	@$(PY) -m reproduce.run $@ --profile $(PROFILE) $(if $(DATA),--data $(DATA)) \
 	  $(if $(DATASET),--dataset $(DATASET)) $(if $(ARGS),-- $(ARGS))
 
 clean-runs:

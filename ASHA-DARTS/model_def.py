@@ -3,8 +3,9 @@
 The 32 architecture hyperparameters become a DARTS genotype; the network is DARTS' NetworkCIFAR
 (20 cells, 36 channels, auxiliary head) trained with SGD and a per-epoch cosine schedule, drop
 path ramped linearly over train_epochs, cutout and gradient clipping, on CIFAR-10; validation is
-the CIFAR-10 test split, as in the original (specs/DETERMINED.md §2.4). Written against
-Determined's PyTorchTrial API; nasrepro.hpsearch plays the harness."""
+the CIFAR-10 test split, as in the original (determined-ai/determined,
+examples/computer_vision/darts_cifar10_pytorch/model_def.py). Written against Determined's
+PyTorchTrial API; nasrepro.hpsearch plays the harness."""
 import torch
 from torch import nn
 
@@ -19,17 +20,29 @@ from utils import CIFAR10_MEAN, CIFAR10_STD, accuracy, cifar_train_transform, ci
 NUM_CLASSES = 10
 
 
+def build_network(hparams: dict, source: str = "hyperparameters") -> NetworkCIFAR:
+    """The network a trial with these hyperparameters trains (static checks, the search's
+    parameter count and the benchmarks build it here too)."""
+    genotype = genotype_from_hparams(hparams, source=source)
+    return NetworkCIFAR(hparams["init_channels"], NUM_CLASSES, hparams["layers"],
+                        hparams["auxiliary"], genotype)
+
+
+def set_drop_path(model: NetworkCIFAR, hparams: dict, epoch: int) -> None:
+    """The drop-path ramp: 0 at epoch 0 up to drop_path_prob at train_epochs, set as DARTS'
+    train.py sets it, on the model."""
+    model.drop_path_prob = hparams["drop_path_prob"] * epoch / hparams["train_epochs"]
+
+
 class DARTSCNNTrial:
     def __init__(self, context: TrialContext):
         self.context = context
         self.hparams = context.get_hparams()
         self.data_config = context.get_data_config()
         self.criterion = nn.CrossEntropyLoss()
-        self.genotype = genotype_from_hparams(self.hparams, source=context.source)
         hp = context.get_hparam
-        model = NetworkCIFAR(hp("init_channels"), NUM_CLASSES, hp("layers"), hp("auxiliary"),
-                             self.genotype)
-        self.model = context.wrap_model(model)
+        self.genotype = genotype_from_hparams(self.hparams, source=context.source)
+        self.model = context.wrap_model(build_network(self.hparams, source=context.source))
         self.optimizer = context.wrap_optimizer(torch.optim.SGD(
             self.model.parameters(), lr=hp("learning_rate"), momentum=hp("momentum"),
             weight_decay=hp("weight_decay")))
@@ -73,8 +86,8 @@ class DARTSCNNTrial:
     def train_batch(self, batch, epoch_idx: int, batch_idx: int) -> dict:
         images, target = batch
         hp = self.context.get_hparam
-        # The drop-path ramp follows the scheduler's epoch count, 0 -> drop_path_prob.
-        self.model.drop_path_prob = hp("drop_path_prob") * self.lr_scheduler.last_epoch / hp("train_epochs")
+        # The drop-path ramp follows the scheduler's epoch count.
+        set_drop_path(self.model, self.hparams, self.lr_scheduler.last_epoch)
         logits, aux_logits = self.model(images)
         loss = self.criterion(logits, target)
         if aux_logits is not None:

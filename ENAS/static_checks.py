@@ -1,43 +1,50 @@
-"""Static claims of ENAS: parameter counts of the published architectures, built exactly as the
-final scripts configure them and counted as the original's "Model has N params" line counted
-(trainable variables of the child, the micro aux head left out)."""
+"""ENAS's declarations for the harness: the parameter counts of the published architectures and
+their two networks, built by main.py's flags as the final scripts pass them and counted as the
+original's "Model has N params" line counted (trainable variables of the child, the micro aux
+head left out)."""
 from pathlib import Path
+from types import SimpleNamespace
 
-from nasrepro.archs.enas import parse_macro_arc, parse_micro_arc
 from nasrepro.complexity.tf_count import count_params
-from nasrepro.shell_flags import read_script_flags
-from nasrepro.tf.micro_child import MicroChild
-from reproduce.static_checks import StaticMeasurement, static_check
-from src.cifar10.general_child import GeneralChild
+from nasrepro.shell_flags import script_argv
+from nasrepro.static_checks import StaticMeasurement, paper_network, static_check
+from nasrepro.tf.startup import import_tensorflow
+from src.cifar10 import main, trainer
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
+CIFAR10_CLASSES = 10
 
 
-def micro_final_child(script: str = "cifar10_micro_final.sh", **overrides) -> MicroChild:
-    flags = read_script_flags(SCRIPTS / script)
-    arc = parse_micro_arc(flags["child_fixed_arc"], num_cells=int(flags["child_num_cells"]),
-                          source=script)
-    config = dict(num_layers=int(flags["child_num_layers"]),
-                  out_filters=int(flags["child_out_filters"]),
-                  num_cells=int(flags["child_num_cells"]),
-                  num_branches=int(flags["child_num_branches"]),
-                  keep_prob=float(flags["child_keep_prob"]),
-                  drop_path_keep_prob=float(flags["child_drop_path_keep_prob"]),
-                  use_aux_heads="child_use_aux_heads" in flags, fixed_arc=arc)
-    config.update(overrides)
-    return MicroChild(**config)
+def script_child(script: str, *extra_flags: str):
+    """The child scripts/`script` trains on CIFAR-10 (extra flags appended, as "$@" is)."""
+    values = main.parse_flag_values([*script_argv(SCRIPTS / script), *extra_flags])
+    return trainer.build_child(SimpleNamespace(**values), CIFAR10_CLASSES)
 
 
-def macro_final_child(script: str = "cifar10_macro_final.sh", **overrides) -> GeneralChild:
-    flags = read_script_flags(SCRIPTS / script)
-    num_layers = int(flags["child_num_layers"])
-    arc = parse_macro_arc(flags["child_fixed_arc"], num_layers=num_layers,
-                          num_ops=int(flags["child_num_branches"]), source=script)
-    config = dict(num_layers=num_layers, out_filters=int(flags["child_out_filters"]),
-                  num_branches=int(flags["child_num_branches"]),
-                  keep_prob=float(flags["child_keep_prob"]), fixed_arc=list(arc.ints))
-    config.update(overrides)
-    return GeneralChild(**config)
+def micro_final_child(*extra_flags: str):
+    return script_child("cifar10_micro_final.sh", *extra_flags)
+
+
+def macro_final_child(*extra_flags: str):
+    return script_child("cifar10_macro_final.sh", *extra_flags)
+
+
+def _half_way(child, images):
+    # Training as the final scripts run it half-way (dropout, drop path at half its ramp).
+    tf = import_tensorflow()
+    return child(images, training=True, generator=tf.random.Generator.from_seed(0),
+                 drop_path_progress=tf.constant(0.5))
+
+
+paper_network("enas-micro-final", "tf", micro_final_child, _half_way,
+              tiny_input=(2, 32, 32, 3), classes=CIFAR10_CLASSES,
+              params_claim="static-enas-micro-final-params", params_exclude=("aux_head",),
+              description="ENAS micro cells, cifar10_micro_final.sh (15+2 cells, 36 filters, "
+                          "aux head)")
+paper_network("enas-macro-final", "tf", macro_final_child, _half_way,
+              tiny_input=(2, 32, 32, 3), classes=CIFAR10_CLASSES,
+              params_claim="static-enas-macro-final-params", params_exclude=(),
+              description="ENAS macro network, cifar10_macro_final.sh (24 layers, 96 filters)")
 
 
 @static_check("static-enas-micro-final-params")

@@ -12,12 +12,12 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import nn
 
+from cell_adapters import FinalCombine, MaybeCalibrateSize
+from drop_path_rule import branch_drops, check_drop_path_rule, drop_path_keep
 from nasrepro.archs.nao import NaoArch, cell_concat, parse_nao_arch
 from nasrepro.errors import ConfigError, check_value
 from nasrepro.torch.drop_path import drop_path
-from operations import (FinalCombine, MaybeCalibrateSize, branch_drops, build_aux_head,
-                        build_stem, check_drop_path_rule, drop_path_keep, final_ops, num_ops,
-                        stem_states)
+from operations import build_aux_head, build_stem, final_ops, num_ops, stem_states
 
 ArchLike = Union[NaoArch, str, Sequence]
 

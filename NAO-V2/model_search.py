@@ -13,12 +13,14 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
+from cell_adapters import MaybeCalibrateSize
+from drop_path_rule import branch_drops
 from model import ArchLike, as_nao_arch, configure_network, init_parameters, run_network
 from nasrepro.archs.nao import cell_concat
 from nasrepro.torch.drop_path import drop_path
 from nasrepro.torch.ops import FactorizedReduce
-from operations import (WSBN, MaybeCalibrateSize, WSReLUConvBN, branch_drops, build_aux_head,
-                        search_ops)
+from operations import build_aux_head
+from ws_operations import WSBN, WSReLUConvBN, search_ops
 
 
 class WSNode(nn.Module):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nasrepro.plots import read_columns, save_figure
+from nasrepro.runs.plots import read_columns, save_figure
 
 
 def pool_accuracies(folder: Path) -> list:

@@ -1,42 +1,53 @@
-"""Static claims of NAO-V2: parameters and mult-adds of NAONet-V2 built exactly as the final
-scripts configure it, counted as the original's "param size" line counted (names containing
+"""NAO-V2's declarations for the harness: the static claims (parameters and mult-adds of
+NAONet-V2) and its two paper networks, each built by its training script from the flags its
+shell script passes, counted as the original's "param size" line counted (names containing
 "auxiliary" left out; mult-adds of one eval-mode forward pass, the aux head not run)."""
 from pathlib import Path
 
-from model import NASNetworkCIFAR, NASNetworkImageNet
-from nasrepro.archs.nao import parse_nao_arch
+import train_cifar
+import train_imagenet
+from final_training import training_steps
 from nasrepro.complexity.torch_count import count_mult_adds, count_params
-from nasrepro.shell_flags import read_script_flags
-from reproduce.static_checks import StaticMeasurement, static_check
+from nasrepro.shell_flags import script_argv
+from nasrepro.static_checks import StaticMeasurement, paper_network, static_check
 
 HERE = Path(__file__).resolve().parent
 CIFAR_SCRIPT = "train_NAONet_V2_36_cifar10.sh"
 IMAGENET_SCRIPT = "train_NAONet_V2_imagenet_4cards.sh"
-# train_cifar.py / train_imagenet.py defaults the scripts leave alone.
-CIFAR_DEFAULTS = {"layers": 6, "nodes": 5, "channels": 36, "keep_prob": 0.6,
-                  "drop_path_keep_prob": 0.8}
-IMAGENET_DEFAULTS = {"layers": 4, "nodes": 5, "channels": 48, "keep_prob": 1.0,
-                     "drop_path_keep_prob": 1.0}
 
 
-def _config(script: str, defaults: dict) -> dict:
-    flags = read_script_flags(HERE / script)
-    config = {k: type(v)(flags.get(k, v)) for k, v in defaults.items()}
-    config["arch"] = parse_nao_arch(flags["arch"], nodes=config["nodes"], source=script)
-    config["use_aux_head"] = "use_aux_head" in flags
-    return config
+def _script_args(script: str, module):
+    return module.build_parser().parse_args(script_argv(HERE / script))
 
 
-def cifar_network(classes: int = 10) -> NASNetworkCIFAR:
-    c = _config(CIFAR_SCRIPT, CIFAR_DEFAULTS)
-    return NASNetworkCIFAR(classes, c["layers"], c["nodes"], c["channels"], c["keep_prob"],
-                           c["drop_path_keep_prob"], c["use_aux_head"], 1, c["arch"])
+def cifar_network(classes: int = 10):
+    """NAONet-V2 as train_NAONet_V2_36_cifar10.sh trains it on CIFAR-10 (N=6, C=36)."""
+    args = _script_args(CIFAR_SCRIPT, train_cifar)
+    return train_cifar.build_network(
+        args, classes, training_steps(args, train_cifar.CIFAR_TRAIN_IMAGES))
 
 
-def imagenet_network(classes: int = 1000) -> NASNetworkImageNet:
-    c = _config(IMAGENET_SCRIPT, IMAGENET_DEFAULTS)
-    return NASNetworkImageNet(classes, c["layers"], c["nodes"], c["channels"], c["keep_prob"],
-                              c["drop_path_keep_prob"], c["use_aux_head"], 1, c["arch"])
+def imagenet_network(classes: int = train_imagenet.IMAGENET_CLASSES):
+    """NAONet-V2 as train_NAONet_V2_imagenet_4cards.sh trains it (N=4, C=52; its batch size is
+    computed from NPROC at run time, which changes nothing here: drop path is off on ImageNet)."""
+    args = _script_args(IMAGENET_SCRIPT, train_imagenet)
+    return train_imagenet.build_network(
+        args, classes, training_steps(args, train_imagenet.IMAGENET_TRAIN_IMAGES))
+
+
+def _half_way(model, images):
+    # Training as the script runs it half-way through: the drop-path horizon is model.steps.
+    return model(images, model.steps // 2)
+
+
+paper_network("naov2-cifar", "torch", cifar_network, _half_way, tiny_input=(2, 3, 32, 32),
+              classes=10, params_claim="static-naov2-cifar-params",
+              description="NAONet-V2, CIFAR configuration (N=6, C=36, aux head, drop path)")
+# The aux head's 5x5 pooling and 2x2 conv need its 7x7 map: the full 224x224 input.
+paper_network("naov2-imagenet", "torch", imagenet_network, _half_way,
+              tiny_input=(2, 3, 224, 224), classes=train_imagenet.IMAGENET_CLASSES,
+              params_claim="static-naov2-imagenet-params",
+              description="NAONet-V2, ImageNet configuration (N=4, C=52, aux head)")
 
 
 @static_check("static-naov2-cifar-params")

@@ -1,33 +1,42 @@
 """Trains a fixed NAO-V2 architecture from scratch on CIFAR-10/100 (NAONet-V2-36: 2.57%).
 
-Flags and defaults are the original's (specs/NAO-V2.md §5). As there, the test set is what
-"valid" evaluates after every epoch and checkpoint_best.pt is chosen on it. Several processes:
-`torchrun --nproc_per_node=N train_cifar.py ...` (--batch_size stays the global batch)."""
+Flags and defaults are the original's (renqianluo/NAO_pytorch, NAO_V2/train_cifar.py). As there,
+the test set is what "valid" evaluates after every epoch and checkpoint_best.pt is chosen on it.
+Several processes: `torchrun --nproc_per_node=N train_cifar.py ...` (--batch_size stays the
+global batch)."""
 import argparse
-import os
 import sys
+from pathlib import Path
+
+try:
+    from nasrepro.project_python import ensure_project_python
+except ModuleNotFoundError:  # an interpreter without the project: take it from the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nasrepro.project_python import ensure_project_python
+ensure_project_python(__file__, needs=("torch", "torchvision"))
 
 import torch
 from torch import nn
 
+from final_training import (add_new_training_flags, build_final_network, prepare_network,
+                            run_final_training, training_steps)
 from model import NASNetworkCIFAR
-from nasrepro import profile as profile_mod
 from nasrepro.archs.nao import PUBLISHED_NAONET_V2, parse_nao_arch
 from nasrepro.data.cifar import CIFAR10_MEAN, CIFAR10_STD, read_cifar
-from nasrepro.data.fingerprint import dataset_fingerprint
 from nasrepro.data.locate import resolve_data_path
 from nasrepro.data.torch_datasets import (ArrayImageDataset, SeededAugmentation,
                                           cifar_train_transform, cifar_valid_transform)
-from nasrepro.errors import NasreproError
-from nasrepro.logs import setup_logging
-from nasrepro.results import write_results
-from nasrepro.rundir import prepare_output_dir
-from nasrepro.runinfo import Timer, results_record
+from nasrepro.errors import NasreproError, check_positive, check_probability
+from nasrepro.runs.finish import CurvesPlot, finish_run
+from nasrepro.runs.logs import NAO_LOG_DATEFMT, NAO_LOG_FORMAT, setup_logging
+from nasrepro.runs.output_dir import prepare_output_dir
+from nasrepro.runs.run_info import Timer
 from nasrepro.schedules import cosine_lr
 from nasrepro.seeding import seed_everything
 from nasrepro.torch.distributed import init_distributed, sharded_loaders, shutdown
-from utils import (LOG_DATEFMT, LOG_FORMAT, add_new_training_flags, check_positive,
-                   check_probability, prepare_network, run_final_training)
+
+# The paper's training set: all 50,000 CIFAR training images.
+CIFAR_TRAIN_IMAGES = 50_000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +84,11 @@ def check_args(args) -> None:
                             "ported")
 
 
+def build_network(args, classes: int, steps: int) -> NASNetworkCIFAR:
+    """The network these flags train (static checks and benchmarks build it here too)."""
+    return build_final_network(NASNetworkCIFAR, args, classes, steps)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -88,10 +102,10 @@ def train(args) -> int:
     check_args(args)
     timer = Timer()
     info = init_distributed()
-    arch = parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
+    parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
     out_dir = prepare_output_dir(args.output_dir)
-    log = setup_logging(out_dir / "train.log" if info.is_main else None, fmt=LOG_FORMAT,
-                        datefmt=LOG_DATEFMT, logger_name="naov2", stdout=info.is_main)
+    log = setup_logging(out_dir / "train.log" if info.is_main else None, fmt=NAO_LOG_FORMAT,
+                        datefmt=NAO_LOG_DATEFMT, logger_name="naov2", stdout=info.is_main)
     seed_everything(args.seed)
     log.info("Args = %s", args)
     data_dir = resolve_data_path(args.data, args.dataset, flag="--data")
@@ -112,11 +126,8 @@ def train(args) -> int:
     train_loader, test_loader, sampler = sharded_loaders(
         train_set, test_set, info, args.batch_size, args.eval_batch_size, args.seed,
         args.num_workers)
-    steps_per_epoch = -(-len(train_set) // args.batch_size)
-    args.steps = steps_per_epoch * args.epochs
-    model = NASNetworkCIFAR(data.num_classes, args.layers, args.nodes, args.channels,
-                            args.keep_prob, args.drop_path_keep_prob, args.use_aux_head,
-                            args.steps, arch, drop_path_rule=args.drop_path_rule)
+    args.steps = training_steps(args, len(train_set))
+    model = build_network(args, data.num_classes, args.steps)
     net, params = prepare_network(model, args, info, log)
     optimizer = torch.optim.SGD(net.parameters(), args.lr_max, momentum=0.9,
                                 weight_decay=args.l2_reg)
@@ -137,28 +148,21 @@ def train(args) -> int:
         aux_weight=0.4 if args.use_aux_head else 0.0, grad_clip=args.grad_bound,
         log_every=args.log_every)
     if info.is_main:
-        finish(args, out_dir, outcome, arch, params, data_dir, timer)
+        last = outcome["last"]
+        finish_run(
+            out_dir, system="NAO-V2", script="train_cifar.py",
+            dataset=args.dataset.upper().replace("CIFAR", "CIFAR-"), data_path=data_dir,
+            metrics={"test_error_pct": 100.0 - last.top1, "accuracy_pct": last.top1,
+                     "params_m": params / 1e6},
+            config=args, arch=str(model.arch), started=timer,
+            plots=[CurvesPlot("metrics.csv", "learning_curve.png",
+                              (("loss", ("train_loss", "valid_loss")),
+                               ("top-1 %", ("train_acc", "valid_acc"))),
+                              title=f"NAO-V2 train_cifar.py ({args.dataset})")],
+            notes=f"last epoch; best epoch top-1 {outcome['best_acc_top1']:.2f}% (chosen on "
+                  "the test set, as the original did)")
     shutdown(info)
     return 0
-
-
-def finish(args, out_dir, outcome, arch, params, data_dir, timer) -> None:
-    from nasrepro.plots import plot_metrics
-    plot_metrics(out_dir / "metrics.csv", out_dir / "learning_curve.png",
-                 [("loss", ["train_loss", "valid_loss"]), ("top-1 %", ["train_acc", "valid_acc"])],
-                 title=f"NAO-V2 train_cifar.py ({args.dataset})")
-    last = outcome["last"]
-    record = results_record(
-        system="NAO-V2", script="train_cifar.py", profile=profile_mod.current_profile(),
-        dataset_name=args.dataset.upper().replace("CIFAR", "CIFAR-"),
-        dataset_fingerprint=dataset_fingerprint(data_dir),
-        metrics={"test_error_pct": 100.0 - last.top1, "accuracy_pct": last.top1,
-                 "params_m": params / 1e6},
-        config=args, arch=str(arch), started=timer, run_dir=out_dir,
-        job=os.environ.get("NASREPRO_JOB"),
-        notes=f"last epoch; best epoch top-1 {outcome['best_acc_top1']:.2f}% (chosen on the "
-              "test set, as the original did)")
-    write_results(out_dir / "results.json", record)
 
 
 if __name__ == "__main__":

@@ -1,35 +1,50 @@
 """Trains a fixed NAO-V2 architecture from scratch on ImageNet (NAONet-V2: 25.5% / 8.2%).
 
-Flags and defaults are the original's (specs/NAO-V2.md §6). Data: <data>/train/<class>/* and
-<data>/valid/<class>/* (or train.zip / valid.zip with --zip_file), read into memory unless
---lazy_load. The original ran several GPUs through nn.DataParallel; here one process per device
-under torchrun (train_NAONet_V2_imagenet_4cards.sh), with --batch_size the global batch."""
+Flags and defaults are the original's (renqianluo/NAO_pytorch, NAO_V2/train_imagenet.py). Data:
+<data>/train/<class>/* and <data>/valid/<class>/* (or train.zip / valid.zip with --zip_file),
+read into memory unless --lazy_load. The original ran several GPUs through nn.DataParallel; here
+one process per device under torchrun (train_NAONet_V2_imagenet_4cards.sh), with --batch_size
+the global batch."""
 import argparse
 import os
 import sys
 from pathlib import Path
 
+try:
+    from nasrepro.project_python import ensure_project_python
+except ModuleNotFoundError:  # an interpreter without the project: take it from the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nasrepro.project_python import ensure_project_python
+ensure_project_python(__file__, needs=("torch", "torchvision"))
+
 import torch
 from torch import nn
 
+from final_training import (add_new_training_flags, build_final_network, prepare_network,
+                            run_final_training, training_steps)
 from model import NASNetworkImageNet
-from nasrepro import profile as profile_mod
 from nasrepro.archs.nao import PUBLISHED_NAONET_V2, parse_nao_arch
-from nasrepro.data.fingerprint import dataset_fingerprint
 from nasrepro.data.imagenet import (imagenet_splits, imagenet_train_transform,
                                     imagenet_valid_transform)
 from nasrepro.data.locate import resolve_data_path
 from nasrepro.data.torch_datasets import SeededAugmentation
-from nasrepro.errors import DataError, NasreproError
-from nasrepro.logs import setup_logging
-from nasrepro.results import write_results
-from nasrepro.rundir import prepare_output_dir
-from nasrepro.runinfo import Timer, results_record
+from nasrepro.errors import DataError, NasreproError, check_positive, check_probability
+from nasrepro.runs.finish import CurvesPlot, finish_run
+from nasrepro.runs.logs import NAO_LOG_DATEFMT, NAO_LOG_FORMAT, setup_logging
+from nasrepro.runs.output_dir import prepare_output_dir
+from nasrepro.runs.run_info import Timer
 from nasrepro.schedules import staircase_lr
 from nasrepro.seeding import seed_everything
-from nasrepro.torch.distributed import init_distributed, sharded_loaders, shutdown
-from utils import (LOG_DATEFMT, LOG_FORMAT, add_new_training_flags, check_positive,
-                   check_probability, prepare_network, run_final_training)
+from nasrepro.torch.distributed import (check_process_count, init_distributed, sharded_loaders,
+                                        shutdown)
+
+# The paper's training set: ImageNet-1k's 1,281,167 training images, 1,000 classes.
+IMAGENET_TRAIN_IMAGES = 1_281_167
+IMAGENET_CLASSES = 1000
+LEARNING_CURVE = CurvesPlot("metrics.csv", "learning_curve.png",
+                            (("loss", ("train_loss", "valid_loss")),
+                             ("accuracy %", ("train_acc", "valid_acc_top1", "valid_acc_top5"))),
+                            title="NAO-V2 train_imagenet.py")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--read_threads", type=int, default=32,
                    help="threads reading the images into memory")
     p.add_argument("--preflight", action="store_true", default=False,
-                   help="check the flags, the architecture and the data folder, then exit "
-                        "(the multi-process script runs it before starting the processes)")
+                   help="check the flags, the architecture, the data folder and that NPROC "
+                        "processes have a GPU each (when there are GPUs), then exit (the "
+                        "multi-process script runs it before starting the processes)")
     return p
 
 
@@ -75,6 +91,11 @@ def check_args(args) -> None:
     check_probability(args, "keep_prob", "drop_path_keep_prob")
     if not 0.0 <= args.label_smooth < 1.0:
         raise NasreproError(f"--label_smooth={args.label_smooth}: expected a value in [0, 1)")
+
+
+def build_network(args, classes: int, steps: int) -> NASNetworkImageNet:
+    """The network these flags train (static checks and benchmarks build it here too)."""
+    return build_final_network(NASNetworkImageNet, args, classes, steps)
 
 
 def main(argv=None) -> int:
@@ -101,14 +122,19 @@ def data_root(args) -> Path:
 def train(args) -> int:
     check_args(args)
     timer = Timer()
-    arch = parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
+    parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
     root = data_root(args)
     if args.preflight:
+        processes = int(os.environ.get("NPROC", "1"))
+        check_process_count(processes, advice=(
+            f"--batch_size is the global batch, so NPROC={{gpus}} --batch_size={args.batch_size} "
+            f"--lr={args.lr:g} trains with the batch and learning rate of {processes} processes, "
+            "as the original's nn.DataParallel ran them on any number of GPUs."))
         return 0
     info = init_distributed()
     out_dir = prepare_output_dir(args.output_dir)
-    log = setup_logging(out_dir / "train.log" if info.is_main else None, fmt=LOG_FORMAT,
-                        datefmt=LOG_DATEFMT, logger_name="naov2", stdout=info.is_main)
+    log = setup_logging(out_dir / "train.log" if info.is_main else None, fmt=NAO_LOG_FORMAT,
+                        datefmt=NAO_LOG_DATEFMT, logger_name="naov2", stdout=info.is_main)
     seed_everything(args.seed)
     log.info("Args = %s", args)
     log.info("Loading data from %s", "zip file" if args.zip_file else "directory")
@@ -125,10 +151,8 @@ def train(args) -> int:
     train_loader, valid_loader, sampler = sharded_loaders(
         train_set, valid_set, info, args.batch_size, args.eval_batch_size, args.seed,
         args.num_workers)
-    args.steps = -(-len(train_set) // args.batch_size) * args.epochs
-    model = NASNetworkImageNet(len(classes), args.layers, args.nodes, args.channels,
-                               args.keep_prob, args.drop_path_keep_prob, args.use_aux_head,
-                               args.steps, arch, drop_path_rule=args.drop_path_rule)
+    args.steps = training_steps(args, len(train_set))
+    model = build_network(args, len(classes), args.steps)
     net, params = prepare_network(model, args, info, log)
     optimizer = torch.optim.SGD(net.parameters(), args.lr, momentum=args.momentum,
                                 weight_decay=args.l2_reg)
@@ -153,28 +177,18 @@ def train(args) -> int:
         aux_weight=0.4 if args.use_aux_head else 0.0, grad_clip=args.grad_clip,
         log_every=args.log_every)
     if info.is_main:
-        finish(args, out_dir, outcome, arch, params, root, timer, info.world_size)
+        last = outcome["last"]
+        finish_run(
+            out_dir, system="NAO-V2", script="train_imagenet.py", dataset="ImageNet",
+            data_path=root,
+            metrics={"top1_error_pct": 100.0 - last.top1, "top5_error_pct": 100.0 - last.top5,
+                     "accuracy_pct": last.top1, "top5_accuracy_pct": last.top5,
+                     "params_m": params / 1e6},
+            config=dict(vars(args), processes=info.world_size), arch=str(model.arch),
+            started=timer, plots=[LEARNING_CURVE],
+            notes=f"last epoch; best epoch top-1 {outcome['best_acc_top1']:.2f}%")
     shutdown(info)
     return 0
-
-
-def finish(args, out_dir, outcome, arch, params, root, timer, processes) -> None:
-    from nasrepro.plots import plot_metrics
-    plot_metrics(out_dir / "metrics.csv", out_dir / "learning_curve.png",
-                 [("loss", ["train_loss", "valid_loss"]),
-                  ("accuracy %", ["train_acc", "valid_acc_top1", "valid_acc_top5"])],
-                 title="NAO-V2 train_imagenet.py")
-    last = outcome["last"]
-    record = results_record(
-        system="NAO-V2", script="train_imagenet.py", profile=profile_mod.current_profile(),
-        dataset_name="ImageNet", dataset_fingerprint=dataset_fingerprint(root),
-        metrics={"top1_error_pct": 100.0 - last.top1, "top5_error_pct": 100.0 - last.top5,
-                 "accuracy_pct": last.top1, "top5_accuracy_pct": last.top5,
-                 "params_m": params / 1e6},
-        config=dict(vars(args), processes=processes), arch=str(arch), started=timer,
-        run_dir=out_dir, job=os.environ.get("NASREPRO_JOB"),
-        notes=f"last epoch; best epoch top-1 {outcome['best_acc_top1']:.2f}%")
-    write_results(out_dir / "results.json", record)
 
 
 if __name__ == "__main__":

@@ -1,52 +1,60 @@
 """The NAO-V2 search: balanced one-shot supernet training, shared-weight scoring of the pool,
 the encoder-predictor-decoder, new architectures by gradient steps, top-5 re-ranking.
 
-Flags and defaults are the original's (specs/NAO-V2.md §3). Outputs in --output_dir:
-arch_pool.{i} / arch_pool.perf.{i} (pool after iteration i, best first, accuracy as a fraction),
-arch_pool.final / arch_pool.perf.final (top 5 re-ranked by short training, percent),
-best_arch.txt, train.log, search.csv / controller.csv and search_progress.png. The run saves
-search_state.pt after every supernet epoch and phase, and resumes from it when restarted."""
+Flags and defaults are the original's (renqianluo/NAO_pytorch, NAO_V2/train_search.py). Outputs
+in --output_dir: arch_pool.{i} / arch_pool.perf.{i} (pool after iteration i, best first,
+accuracy as a fraction), arch_pool.final / arch_pool.perf.final (top 5 re-ranked by short
+training, percent), best_arch.txt, train.log, search.csv / controller.csv and
+search_progress.png. The run saves search_state.pt after every supernet epoch and phase, and
+resumes from it when restarted."""
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
+
+try:
+    from nasrepro.project_python import ensure_project_python
+except ModuleNotFoundError:  # an interpreter without the project: take it from the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from nasrepro.project_python import ensure_project_python
+ensure_project_python(__file__, needs=("torch", "torchvision"))
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
+from balanced_sampler import BalancedSampler
 from controller import NAO
 from model import NASNetworkCIFAR
 from model_search import NASWSNetworkCIFAR
-from nasrepro import profile as profile_mod
+from nasrepro.archs.cell_plot import plot_micro_cells
+from nasrepro.archs.enas import parse_micro_arc
 from nasrepro.archs.nao import (SMALL_OPS, arch_to_seq, parse_nao_arch, random_arch,
                                 read_arch_pool, seq_to_arch, vocab_size)
 from nasrepro.atomic import atomic_write_text
-from nasrepro.checkpoint import load_checkpoint, save_checkpoint
 from nasrepro.complexity.torch_count import count_params
 from nasrepro.data.cifar import CIFAR10_MEAN, CIFAR10_STD, read_cifar
-from nasrepro.data.fingerprint import dataset_fingerprint
 from nasrepro.data.locate import resolve_data_path
 from nasrepro.data.torch_datasets import (ArrayImageDataset, SeededAugmentation,
                                           cifar_train_transform, cifar_valid_transform,
                                           train_valid_indices)
-from nasrepro.errors import ConfigError, NasreproError
-from nasrepro.logs import setup_logging
-from nasrepro.metrics_csv import MetricsCSV
+from nasrepro.errors import ConfigError, NasreproError, check_positive
 from nasrepro.ranking import hamming_distance, pairwise_accuracy
-from nasrepro.results import write_results
-from nasrepro.rundir import prepare_output_dir
-from nasrepro.runinfo import Timer, results_record
+from nasrepro.runs.finish import finish_run
+from nasrepro.runs.logs import NAO_LOG_DATEFMT, NAO_LOG_FORMAT, setup_logging
+from nasrepro.runs.metrics_csv import MetricsCSV
+from nasrepro.runs.output_dir import prepare_output_dir
+from nasrepro.runs.run_info import Timer
 from nasrepro.schedules import cosine_lr
 from nasrepro.seeding import seed_everything
+from nasrepro.torch.checkpoint import load_checkpoint, save_checkpoint
 from nasrepro.torch.classifier_loop import correct_topk, evaluate, train_epoch
 from nasrepro.torch.distributed import DistInfo
 from nasrepro.torch.nao_controller import (build_controller_data, controller_infer,
                                            controller_train_epoch, generate_new_archs)
-from utils import LOG_DATEFMT, LOG_FORMAT, BalancedSampler, check_positive
+from plot_search import plot_search
 
 STATE_FILE = "search_state.pt"
 ITERATIONS = 4          # hard-coded in the original
@@ -148,6 +156,13 @@ def check_args(args) -> None:
                           f"--child_nodes={args.child_nodes}")
 
 
+def build_supernet(args, classes: int, steps: int) -> NASWSNetworkCIFAR:
+    """The weight-sharing supernet these flags train."""
+    return NASWSNetworkCIFAR(classes, args.child_layers, args.child_nodes, args.child_channels,
+                             args.child_keep_prob, args.child_drop_path_keep_prob,
+                             args.child_use_aux_head, steps, drop_path_rule=args.drop_path_rule)
+
+
 class Search:
     """The search's state and phases; `state` is what search_state.pt holds."""
 
@@ -158,10 +173,7 @@ class Search:
         self.rng = np.random.default_rng(args.seed)
         self.timer = Timer()
         self._load_data()
-        self.model = NASWSNetworkCIFAR(self.num_classes, args.child_layers, args.child_nodes,
-                                       args.child_channels, args.child_keep_prob,
-                                       args.child_drop_path_keep_prob, args.child_use_aux_head,
-                                       args.steps, drop_path_rule=args.drop_path_rule)
+        self.model = build_supernet(args, self.num_classes, args.steps)
         self.optimizer = torch.optim.SGD(self.model.parameters(), args.child_lr_max,
                                          momentum=0.9, weight_decay=args.child_l2_reg)
         self.criterion = nn.CrossEntropyLoss()
@@ -483,9 +495,6 @@ class Search:
         self.finish()
 
     def finish(self) -> None:
-        from nasrepro.archs.cell_plot import plot_micro_cells
-        from nasrepro.archs.enas import parse_micro_arc
-        from plot_search import plot_search
         s = self.state
         plot_search(self.out_dir)
         # The small space's cells are ENAS micro cells (same node format and op ids).
@@ -496,17 +505,14 @@ class Search:
         if s.get("pairwise_accuracy") == s.get("pairwise_accuracy"):  # not NaN
             metrics["pairwise_accuracy"] = s["pairwise_accuracy"]
             metrics["hamming_distance"] = s["hamming_distance"]
-        record = results_record(
-            system="NAO-V2", script="train_search.py", profile=profile_mod.current_profile(),
-            dataset_name=self.args.dataset.upper().replace("CIFAR", "CIFAR-"),
-            dataset_fingerprint=dataset_fingerprint(self.data_dir), metrics=metrics,
-            config=self.args, arch=" ".join(map(str, s["final"][0])),
-            started=time.time() - s["seconds"] - self.timer.seconds, run_dir=self.out_dir,
-            job=os.environ.get("NASREPRO_JOB"),
+        finish_run(
+            self.out_dir, system="NAO-V2", script="train_search.py",
+            dataset=self.args.dataset.upper().replace("CIFAR", "CIFAR-"),
+            data_path=self.data_dir, metrics=metrics, config=self.args, arch=best,
+            started=time.time() - s["seconds"] - self.timer.seconds,
             notes="valid_error_pct: the best re-ranked architecture after its short training "
                   "(validation split of the training set); pairwise_accuracy: the predictor on "
                   "held-out pool architectures in the last controller phase")
-        write_results(self.out_dir / "results.json", record)
 
 
 def main(argv=None) -> int:
@@ -514,8 +520,8 @@ def main(argv=None) -> int:
     try:
         check_args(args)
         out_dir = prepare_output_dir(args.output_dir)
-        log = setup_logging(out_dir / "train.log", fmt=LOG_FORMAT, datefmt=LOG_DATEFMT,
-                            logger_name="naov2")
+        log = setup_logging(out_dir / "train.log", fmt=NAO_LOG_FORMAT,
+                            datefmt=NAO_LOG_DATEFMT, logger_name="naov2")
         seed_everything(args.seed)
         args.child_num_ops = len(SMALL_OPS)
         args.controller_encoder_vocab_size = vocab_size(args.child_nodes, args.child_num_ops)

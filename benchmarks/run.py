@@ -15,9 +15,9 @@ import sys
 import time
 
 from nasrepro.atomic import atomic_write_text
-from nasrepro.paths import runs_dir
+from nasrepro.environment import runs_dir
 
-from .cases import CASES
+from .cases import CASES, network
 
 
 def measure(name: str, batch: int, warmup: int, steps: int) -> dict:
@@ -27,7 +27,8 @@ def measure(name: str, batch: int, warmup: int, steps: int) -> dict:
     from nasrepro.complexity.torch_count import count_params
 
     torch.manual_seed(0)
-    model, forward, size, classes = CASES[name][1]()
+    net = network(name)
+    model, forward, size, classes = net.build(), net.train_forward, net.tiny_input[1:], net.classes
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), 0.025, momentum=0.9, weight_decay=5e-4)
     criterion = nn.CrossEntropyLoss()
@@ -48,7 +49,7 @@ def measure(name: str, batch: int, warmup: int, steps: int) -> dict:
         if i >= warmup:
             times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    return {"case": name, "what": CASES[name][0], "batch": batch, "warmup_steps": warmup,
+    return {"case": name, "what": net.description, "batch": batch, "warmup_steps": warmup,
             "timed_steps": steps, "params_m": count_params(model) / 1e6,
             "step_s_median": median, "images_per_s": batch / median,
             "step_s_min": min(times), "step_s_max": max(times),
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
         return 0
     rows = []
     for name in args.case or list(CASES):
-        print(f"[bench] {name}: {CASES[name][0]}, batch {args.batch}, {args.warmup} warm-up + "
+        print(f"[bench] {name} ({CASES[name]}): batch {args.batch}, {args.warmup} warm-up + "
               f"{args.steps} timed steps ...", flush=True)
         out = subprocess.run([sys.executable, "-m", "benchmarks.run", "--child", name,
                               "--batch", str(args.batch), "--warmup", str(args.warmup),

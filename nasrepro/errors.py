@@ -24,3 +24,20 @@ def check_value(ok: bool, owner: str, name: str, value, expected: str) -> None:
     """Raise ConfigError "<owner> <name>=<value>: expected <expected>" unless `ok`."""
     if not ok:
         raise ConfigError(f"{owner} {name}={value!r}: expected {expected}")
+
+
+def check_positive(args, *names) -> None:
+    """Raise ConfigError "--<name>=<value>: expected a positive number" for the first flag of
+    `names` (attributes of `args`) that is missing or not positive."""
+    for name in names:
+        value = getattr(args, name)
+        if value is None or value <= 0:
+            raise ConfigError(f"--{name}={value}: expected a positive number")
+
+
+def check_probability(args, *names) -> None:
+    """Raise ConfigError for the first flag of `names` that is not a keep probability."""
+    for name in names:
+        value = getattr(args, name)
+        if not 0.0 < value <= 1.0:
+            raise ConfigError(f"--{name}={value}: expected a keep probability in (0, 1]")

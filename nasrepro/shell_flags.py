@@ -4,7 +4,9 @@ Static checks and tests read the scripts themselves, so the configuration they c
 one the scripts really run. Understands what the original scripts use: shell variables
 assigned in steps (`arc="0 1"`, `arc="$arc 2 3"`), arrays (`ARGS=(--a=1 --b)` used as
 `"${ARGS[@]}"`), line continuations, `--name=value`, `--name value`, bare boolean `--name`, and
-`"$@"` (ignored)."""
+`"$@"` (ignored). The command is `python`, `"$PYTHON"` (the interpreter the scripts choose,
+nasrepro/shell/project_python.sh) or `torchrun`, with the launcher's own flags before the .py
+file."""
 import re
 import shlex
 from pathlib import Path
@@ -26,9 +28,29 @@ def _expand(text: str, variables: dict) -> str:
     return _VAR.sub(value, text)
 
 
+_PYTHON_COMMAND = re.compile(r"^(python[0-9.]*|torchrun|\$\{?PYTHON\}?)$")
+_COMPUTED = "<computed: "
+
+
 def read_script_flags(path) -> dict:
-    """{flag name: value} of the `python ...` command in `path` (values are strings; a bare
-    `--flag` gives True). The last occurrence of a flag wins, as with argparse and absl."""
+    """{flag name: value} of the last `python ...` command in `path`, launcher flags included
+    (values are strings; a bare `--flag` gives True; a value the shell computes at run time is
+    "<computed: ...>"). The last occurrence of a flag wins, as with argparse and absl."""
+    return _flags(_command_words(path)[1:])
+
+
+def script_argv(path) -> list:
+    """The arguments the last `python ...` command of `path` gives its .py file, as a list to
+    parse with that file's own parser: the launcher's flags, "$@" and the values the shell
+    computes at run time (they have no fixed value) are left out."""
+    words = _command_words(path)
+    start = next((i + 1 for i, w in enumerate(words) if w.endswith(".py")), None)
+    if start is None:
+        raise ConfigError(f"{path}: the python command runs no .py file")
+    return [w for w in words[start:] if _COMPUTED not in w]
+
+
+def _command_words(path) -> list:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: script not found")
@@ -45,25 +67,29 @@ def read_script_flags(path) -> dict:
             continue
         if match and "$(" in match.group(2):
             # Computed by the shell at run time ($((...)), $(...)): not known statically.
-            variables[match.group(1)] = f"<computed: {match.group(2)}>"
+            variables[match.group(1)] = f"{_COMPUTED}{match.group(2)}>"
             continue
         if match and not line.startswith("export "):
             words = shlex.split(match.group(2)) or [""]
             variables[match.group(1)] = _expand(words[0], variables)
             continue
         words = shlex.split(line)
-        if words and re.match(r"^(python[0-9.]*|torchrun)$", Path(words[0]).name):
+        if words and _PYTHON_COMMAND.match(Path(words[0]).name):
             command = words
     if command is None:
         raise ConfigError(f"{path}: no python command found")
-    flags, i = {}, 0
-    words = []
+    words = [command[0]]
     for word in command[1:]:
         array = _ARRAY_USE.match(word)
         if array:
             words += [w for w in variables.get(array.group(1), []) if w != "$@"]
         elif word != "$@":
             words.append(_expand(word, variables))
+    return words
+
+
+def _flags(words: list) -> dict:
+    flags, i = {}, 0
     while i < len(words):
         word = words[i]
         if word.startswith("--"):

@@ -12,7 +12,8 @@ from typing import Optional
 import yaml
 
 from nasrepro.errors import ResultsError
-from nasrepro.results import METRICS, PAPER_SYSTEMS, PROFILES
+from nasrepro.runs.results import METRICS
+from nasrepro.systems import PAPER_SYSTEMS, PROFILES
 
 CLAIMS_FILE = Path(__file__).resolve().parent / "claims.yaml"
 
@@ -169,7 +170,7 @@ def _validate_record(record, where: str) -> Claim:
     if record["system"] not in CLAIM_SYSTEMS:
         fail("system", f"one of {', '.join(CLAIM_SYSTEMS)}")
     if record["metric"] is not None and record["metric"] not in METRICS:
-        fail("metric", "null or a metric name of nasrepro.results.METRICS")
+        fail("metric", "null or a metric name of nasrepro.runs.results.METRICS")
     for key in ("value", "tolerance", "gpu_hours"):
         if record[key] is not None and (isinstance(record[key], bool)
                                         or not isinstance(record[key], numbers.Real)):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from nasrepro.errors import NasreproError
-from nasrepro.results import read_results
+from nasrepro.runs.results import read_results
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from typing import Optional
 import yaml
 
 from nasrepro.errors import ConfigError
-from nasrepro.profile import PROFILES
-from nasrepro.results import PAPER_SYSTEMS as SYSTEMS
+from nasrepro.systems import PAPER_SYSTEMS as SYSTEMS
+from nasrepro.systems import PROFILES
 
 HERE = Path(__file__).resolve().parent
 JOBS_FILE = HERE / "jobs.yaml"

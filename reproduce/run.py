@@ -10,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from nasrepro.data.locate import resolve_data_path
+from nasrepro.environment import REPO_ROOT, job_environment
 from nasrepro.errors import NasreproError
-from nasrepro.paths import REPO_ROOT
-from nasrepro.profile import ENV_VAR, PROFILES
-from nasrepro.rundir import job_run_dir
+from nasrepro.runs.output_dir import job_run_dir
+from nasrepro.systems import PROFILES
 
 from .jobs import load_jobs
 
@@ -69,25 +70,23 @@ def build_command(job, profile: str, data=None, extra=(), dataset=None, jobs=Non
         data_path = Path(data).expanduser().resolve()
         if not data_path.exists():
             raise NasreproError(f"DATA={data}: no such file or folder")
-    elif profile == "paper":
-        raise NasreproError(f"make {job.name} PROFILE=paper needs the real dataset: pass "
-                            f"DATA=<path> (the '{data_name}' layout), or drop PROFILE=paper to run "
-                            "the embedded data under the mini profile.")
     else:
-        from nasrepro.data import embedded_path
-        data_path = embedded_path(data_name)
+        # Paper runs need the real data; mini and smoke take the embedded default.
+        data_path = resolve_data_path(None, data_name, profile, flag="DATA",
+                                      needed_by=f"make {job.name} PROFILE={profile}")
     run_dir = run_dir_for(job, profile, suffix)
-    argv = [*job.command, f"{job.data_flag}={data_path}", f"{job.output_flag}={run_dir}"]
+    command = list(job.command)
+    if command[0] == "python":
+        command[0] = sys.executable  # the jobs' Python entry points run in this interpreter
+    argv = [*command, f"{job.data_flag}={data_path}", f"{job.output_flag}={run_dir}"]
     if dataset is not None:
         argv.append(f"{job.dataset_flag}={dataset}")
     if job.resume_flag:
         argv.append(job.resume_flag)
     argv += arc_flags(job, jobs or {}, profile, suffix)
     argv += [*job.flags_for(profile), *extra]
-    # The scripts call `python`: make it this interpreter (the .venv one under make).
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = dict(os.environ, **{ENV_VAR: profile, "NASREPRO_JOB": job.name,
-                              "NASREPRO_RUN_DIR": str(run_dir), "PATH": path})
+    # The shell scripts run $PYTHON: this interpreter (the .venv one under make).
+    env = dict(os.environ, PYTHON=sys.executable, **job_environment(profile, job.name))
     if job.processes and profile != "paper":
         env.setdefault("NPROC", str(job.processes))
     return argv, REPO_ROOT / job.cwd, env

@@ -4,17 +4,13 @@ the report, and exit non-zero when a static check or a `paper`-profile run is of
     python -m reproduce.verify [--results DIR] [--claims FILE] [--report-dir DIR]
 """
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-# TensorFlow (imported by static checks) prints C++ start-up notices otherwise.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from nasrepro.errors import NasreproError  # noqa: E402
-from nasrepro.paths import runs_dir
+from nasrepro.environment import runs_dir
+from nasrepro.errors import NasreproError
 
 from . import static_checks
 from .claims import CLAIMS_FILE, Claim, load_claims
@@ -135,8 +131,8 @@ def main(argv=None) -> int:
     parser.add_argument("--report-dir", type=Path, default=REPORT_DIR,
                         help="where report.md, report.json and the plots go (default: reproduce/)")
     parser.add_argument("--check-module", action="append", default=None, metavar="MODULE",
-                        help="import this module for static checks instead of CHECK_MODULES "
-                             "(repeatable)")
+                        help="import this module (a .py path or a dotted name) for static "
+                             "checks instead of every system's static_checks.py (repeatable)")
     args = parser.parse_args(argv)
 
     try:

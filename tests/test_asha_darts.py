@@ -4,7 +4,6 @@ bit for bit, CLI errors, a `searcher: single` run end to end with resume, and (s
 smoke search on Ray followed by the retraining of its winner."""
 import copy
 import csv
-import os
 import random
 import socket
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 import torch
 import yaml
 
+from by_hand import by_hand_env
 from nasrepro.archs.darts import Genotype, GenotypeError
 from nasrepro.archs.darts_hparams import (arch_hparam_choices, arch_hparam_names,
                                           format_genotype, genotype_from_hparams,
@@ -26,9 +26,9 @@ from nasrepro.hpsearch.det_config import load_experiment_config
 from nasrepro.hpsearch.experiment import LengthPlan, plan_lengths
 from nasrepro.hpsearch.trial_context import TrialContext
 from nasrepro.hpsearch.trial_controller import TrialController
-from nasrepro.paths import REPO_ROOT
-from nasrepro.results import read_results
-from reproduce.static_checks import import_module_path
+from nasrepro.environment import REPO_ROOT
+from nasrepro.paper_modules import load_paper_module
+from nasrepro.runs.results import read_results
 
 ASHA = REPO_ROOT / "ASHA-DARTS"
 
@@ -52,15 +52,15 @@ def arch_part(hparams):
 
 
 def script_env(**extra):
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-    env.update(NASREPRO_PROGRESS="0", NASREPRO_PROFILE="smoke",
-               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
+    # Run by hand, as the README says: nothing activated, `python` is not the project's.
+    env = {k: v for k, v in by_hand_env().items() if k != "RAY_ADDRESS"}
+    env.update(NASREPRO_PROGRESS="0", NASREPRO_PROFILE="smoke")
     env.update(extra)
     return env
 
 
 def run_experiment(*flags, timeout=300):
-    return subprocess.run([sys.executable, "experiment.py", *flags], cwd=ASHA, env=script_env(),
+    return subprocess.run(["python", "experiment.py", *flags], cwd=ASHA, env=script_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -175,7 +175,7 @@ def test_const_configs_have_no_rungs():
 
 def tiny_controller(torch_seed, extra=()):
     """DARTSCNNTrial (const.yaml, tiny sizes, CPU) under TrialController, trial seed 7."""
-    trial_cls = sys.modules[import_module_path("ASHA-DARTS/model_def.py")].DARTSCNNTrial
+    trial_cls = load_paper_module(ASHA, "model_def").DARTSCNNTrial
     config = load_experiment_config(ASHA / "const.yaml", [
         "hyperparameters.layers=2", "hyperparameters.init_channels=4",
         "hyperparameters.global_batch_size=16", "data.num_train_images=96",
@@ -305,8 +305,8 @@ def test_best_validation_survives_save_and_load(tmp_path):
 # --- 4. YAML and CLI errors ----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def experiment_main():
-    return sys.modules[import_module_path("ASHA-DARTS/experiment.py")].main
+def experiment_main(paper_module):
+    return paper_module(ASHA, "experiment").main
 
 
 def without(raw, *path):

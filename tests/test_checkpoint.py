@@ -3,10 +3,8 @@ import os
 
 import pytest
 
-from nasrepro import checkpoint as ck
 from nasrepro.atomic import atomic_write_bytes, atomic_write_text
-from nasrepro.checkpoint import (CheckpointError, latest_checkpoint, load_checkpoint,
-                                 save_checkpoint)
+from nasrepro.runs.checkpoint import CheckpointError, latest_checkpoint
 
 
 def leftovers(directory):
@@ -28,7 +26,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ck.os, "replace", failing_replace)
+    monkeypatch.setattr(os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         atomic_write_bytes(path, b"garbage")
     assert path.read_bytes() == b"0.91\n0.90\n"
@@ -36,6 +34,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
 
 
 torch = pytest.importorskip("torch")
+from nasrepro.torch.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -95,6 +94,7 @@ def test_latest_checkpoint_picks_highest_number_and_skips_temp_files(tmp_path):
 @pytest.mark.tf
 def test_tf_checkpointer_survives_a_kill_mid_save_and_resumes(tmp_path, monkeypatch):
     tf = pytest.importorskip("tensorflow")
+    ck = pytest.importorskip("nasrepro.tf.checkpoint")
     v = tf.Variable([1.0, 2.0])
     step = tf.Variable(0, dtype=tf.int64)
     saver = ck.TFCheckpointer(tmp_path, max_to_keep=2, weights=v, step=step)
@@ -135,6 +135,7 @@ def test_tf_checkpointer_survives_a_kill_mid_save_and_resumes(tmp_path, monkeypa
 @pytest.mark.tf
 def test_tf_checkpointer_mismatch_is_a_clear_error(tmp_path):
     tf = pytest.importorskip("tensorflow")
+    ck = pytest.importorskip("nasrepro.tf.checkpoint")
     ck.TFCheckpointer(tmp_path, weights=tf.Variable([1.0])).save(1)
     other = ck.TFCheckpointer(tmp_path, something_else=tf.Variable([1.0]))
     with pytest.raises(CheckpointError, match="ckpt-1"):

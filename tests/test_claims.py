@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from nasrepro.errors import ResultsError
-from nasrepro.paths import REPO_ROOT
+from nasrepro.environment import REPO_ROOT
 from reproduce.claims import CLAIMS_FILE, default_tolerance, half_unit_of_last_digit, load_claims
 
 CLAIMS_MD = REPO_ROOT.parent / "shared" / "specs" / "CLAIMS.md"

@@ -9,7 +9,9 @@ from nasrepro.complexity.torch_count import count_mult_adds, count_params
 from nasrepro.torch import darts_network
 from nasrepro.torch.darts_network import NetworkCIFAR
 
-# Determined's const.yaml architectures (specs/DETERMINED.md §1.3, §1.4).
+# Determined's const.yaml architectures (determined-ai/determined, examples/hp_search_benchmarks/
+# darts/cnn/const.yaml at commit 5df9466728, 2020-09; darts_cifar10_pytorch/const.yaml at
+# commit c0a6d4e949, 2021-07).
 CONST_2020 = Genotype(
     normal=[("max_pool_3x3", 0), ("sep_conv_3x3", 0), ("max_pool_3x3", 1), ("sep_conv_3x3", 0),
             ("avg_pool_3x3", 1), ("sep_conv_5x5", 0), ("skip_connect", 0), ("skip_connect", 1)],

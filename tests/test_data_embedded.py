@@ -1,6 +1,5 @@
 """Embedded data: materialization into the cache, resolve_data_path, fingerprints, provenance."""
 import gzip
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,7 +14,7 @@ from nasrepro.data.embedded_data import EMBEDDED_NAMES, MANIFEST, embedded_path
 from nasrepro.data.fingerprint import dataset_fingerprint
 from nasrepro.data.locate import resolve_data_path
 from nasrepro.errors import ConfigError, DataError
-from nasrepro.paths import REPO_ROOT
+from nasrepro.environment import REPO_ROOT
 
 
 @pytest.fixture
@@ -175,12 +174,8 @@ def test_big_trees_hash_paths_and_sizes_only(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- provenance script
 
 @pytest.fixture(scope="module")
-def tool():
-    path = REPO_ROOT / "tools" / "make_embedded_data.py"
-    spec = importlib.util.spec_from_file_location("make_embedded_data", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def tool(paper_module):
+    return paper_module(REPO_ROOT / "tools", "make_embedded_data")
 
 
 def test_ptb_style_tokens(tool):

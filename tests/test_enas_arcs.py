@@ -1,5 +1,6 @@
 """ENAS architecture codecs (nasrepro.archs.enas), random arcs, the cell plot and the
-random_arc.py command, checked against the published arcs of ENAS.md §9 and the fork's §13."""
+random_arc.py command, checked against the published arcs of melodyguan/enas scripts/ and the
+random-arc snippet of the fork's README (antoyang/NAS-Benchmark, ENASTF/README.md)."""
 import os
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_published_micro_arc_round_trips():
 def test_published_micro_nodes_match_spec_table():
     arc = enas.parse_micro_arc(enas.PUBLISHED_MICRO_ARC)
     sep3, sep5, avg, mx, ident = range(5)
-    # ENAS.md §9.1, written as (x_id, x_op, y_id, y_op).
+    # melodyguan/enas scripts/cifar10_micro_final.sh decoded, as (x_id, x_op, y_id, y_op).
     assert arc.nodes("normal") == [(0, avg, 0, sep3), (0, ident, 0, sep5), (0, ident, 1, sep5),
                                    (1, sep3, 0, sep5), (0, avg, 1, sep5)]
     assert arc.nodes("reduce") == [(1, sep3, 1, sep3), (0, mx, 0, avg), (1, sep5, 3, sep5),
@@ -130,11 +131,11 @@ def test_published_macro_arc_round_trips_and_decodes():
     assert rows[0] == "0" and rows[1] == "3 0" and rows[5] == "3 1 1 0 1 0"
     assert rows[23] == "0 1 1 0 0 0 1 1 1 0 1 0 0 0 1 0 1 0 0 1 1 0 0 0"
 
-    def sources(layer):  # bit 0 = stem, bit i = layer i-1 (ENAS.md §4.3)
+    def sources(layer):  # bit 0 = stem, bit i = layer i-1 (melodyguan/enas general_child.py)
         return ["stem" if i == 0 else f"L{i - 1}"
                 for i, bit in enumerate(arc.layers[layer][1]) if bit]
 
-    # Rows of the §9.2 decoded table.
+    # Layers of the arc in melodyguan/enas scripts/cifar10_macro_final.sh, decoded.
     assert sources(2) == ["stem"]
     assert sources(5) == ["stem", "L0", "L2"]
     assert sources(7) == ["L0", "L1", "L3", "L4", "L5"]

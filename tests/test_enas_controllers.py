@@ -1,22 +1,21 @@
 """ENAS controllers (micro, macro), the LSTM cell and the REINFORCE trainer.
 
-Log-probabilities and entropies are checked against a numpy replay of ENAS.md §5.2/§5.3 that
-feeds the sampled decisions back step by step; the trainer against hand-computed REINFORCE
-gradients, the EMA baseline and TF1 Adam with beta1 = 0, epsilon = 1e-3."""
-import sys
-from pathlib import Path
-
+Log-probabilities and entropies are checked against a numpy replay of the original sampling
+(melodyguan/enas, src/cifar10/micro_controller.py and general_controller.py) that feeds the
+sampled decisions back step by step; the trainer against hand-computed REINFORCE gradients, the
+EMA baseline and TF1 Adam with beta1 = 0, epsilon = 1e-3."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from nasrepro.archs import enas
+from nasrepro.paper_modules import load_paper_module
 from nasrepro.tf.lstm import LSTMCell
 from nasrepro.tf.reinforce import ReinforceTrainer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ENAS"))
-from src.cifar10.general_controller import GeneralController  # noqa: E402
-from src.cifar10.micro_controller import MicroController, decide, full_entropy  # noqa: E402
+GeneralController = load_paper_module("ENAS", "src.cifar10.general_controller").GeneralController
+_micro = load_paper_module("ENAS", "src.cifar10.micro_controller")
+MicroController, decide, full_entropy = _micro.MicroController, _micro.decide, _micro.full_entropy
 
 
 # ---------------------------------------------------------------------- numpy references
@@ -39,7 +38,8 @@ def _log_softmax(logits):
 
 
 def replay_micro(ctrl, arc):
-    """-sum log p and full entropy of `arc` under `ctrl`, step by step as ENAS.md §5.2."""
+    """-sum log p and full entropy of `arc` under `ctrl`, step by step as melodyguan/enas
+    src/cifar10/micro_controller.py samples."""
     v = {name: getattr(ctrl, name).numpy().astype(np.float64) for name in
          ("g_emb", "w_emb", "w_soft", "b_soft", "w_attn_1", "w_attn_2", "v_attn")}
     w = ctrl.lstm.w.numpy().astype(np.float64)
@@ -87,7 +87,8 @@ def replay_micro(ctrl, arc):
 
 
 def replay_macro(ctrl, arc):
-    """-sum log p, approximate entropy, skip penalty of `arc` as ENAS.md §5.3."""
+    """-sum log p, approximate entropy, skip penalty of `arc` as melodyguan/enas
+    src/cifar10/general_controller.py computes them."""
     v = {name: getattr(ctrl, name).numpy().astype(np.float64) for name in
          ("g_emb", "w_emb", "w_soft", "w_attn_1", "w_attn_2", "v_attn")}
     w = ctrl.lstm.w.numpy().astype(np.float64)
@@ -195,7 +196,8 @@ def test_micro_log_prob_and_entropy_match_the_replay(micro, micro_samples):
 
 
 def test_micro_initial_op_bias(micro, micro_samples):
-    # ENAS.md §5.2: about 0.32 each for the sep convs in the normal cell, 0.25 in the reduction.
+    # From the op-logit biases of melodyguan/enas src/cifar10/micro_controller.py: about 0.32
+    # each for the sep convs in the normal cell, 0.25 in the reduction.
     _, _, first = replay_micro(micro[0], [int(v) for v in micro_samples[0]["arc"]])
     assert np.all(np.abs(first[0][:2] - 0.315) < 0.01)
     assert np.all(np.abs(first[1][:2] - 0.254) < 0.01)

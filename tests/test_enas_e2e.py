@@ -7,15 +7,15 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 
+from by_hand import by_hand_env
 from nasrepro.archs.enas import PUBLISHED_MICRO_ARC, parse_macro_arc, parse_micro_arc
 from nasrepro.data import embedded_path
-from nasrepro.paths import REPO_ROOT
-from nasrepro.results import read_results
+from nasrepro.environment import REPO_ROOT
+from nasrepro.runs.results import read_results
 
 ENAS = REPO_ROOT / "ENAS"
 CHILD_LINE = re.compile(r"^epoch=\d+ *ch_step=\d+ +loss=\d+\.\d{6} +lr=\d\.\d{4} +"
@@ -30,8 +30,8 @@ SEARCH = ["--num_valids=100", "--controller_train_steps=2", "--controller_num_ag
 
 
 def run_script(script, out_dir, *flags, profile="smoke", wait=True):
-    env = dict(os.environ, NASREPRO_PROFILE=profile,
-               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
+    # Run by hand, as the README says: nothing activated, `python` is not the project's.
+    env = by_hand_env(NASREPRO_PROFILE=profile)
     argv = ["bash", f"scripts/{script}", f"--data_path={embedded_path('cifar10')}",
             f"--output_dir={out_dir}", *flags]
     if not wait:

@@ -2,25 +2,24 @@
 the architecture log and the optimizers' update rules."""
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
 
-from nasrepro.arch_log import ArchLog
+from nasrepro.runs.arch_log import ArchLog
 from nasrepro.errors import DataError
-from nasrepro.paths import REPO_ROOT
+from nasrepro.environment import REPO_ROOT
+from nasrepro.paper_modules import load_paper_module
 from nasrepro.schedules import cosine_restarts_lr, staircase_lr
 from nasrepro.shell_flags import read_script_flags
 
 ENAS = REPO_ROOT / "ENAS"
-if str(ENAS) not in sys.path:
-    sys.path.insert(0, str(ENAS))
+_trainer = load_paper_module(ENAS, "src.cifar10.trainer")
+arc_print_lines, child_log_line = _trainer.arc_print_lines, _trainer.child_log_line
+controller_log_line = _trainer.controller_log_line
 
-from src.cifar10.trainer import (arc_print_lines, child_log_line,  # noqa: E402
-                                 controller_log_line)
-
-# ENAS.md section 2.1, column by column (True = bare boolean flag, False = --noflag).
+# The flags of melodyguan/enas scripts/cifar10_*.sh, script by script (True = bare boolean flag,
+# False = --noflag).
 SCRIPT_VALUES = {
     "cifar10_macro_search.sh": dict(
         search_for="macro", batch_size="128", num_epochs="310", child_num_layers="12",
@@ -75,7 +74,7 @@ def test_final_scripts_carry_the_published_architectures():
     assert len(ints) == 24 + 24 * 23 // 2 == 300
     ops = [ints[k * (k + 1) // 2] for k in range(24)]
     assert ops == [0, 3, 0, 2, 2, 3, 2, 2, 1, 0, 2, 0, 2, 1, 0, 2, 2, 2, 3, 3, 0, 3, 0, 0]
-    assert sum(ints) - sum(ops) == 98  # skip bits set (ENAS.md 9.2)
+    assert sum(ints) - sum(ops) == 98  # skip bits set in the original script's arc
 
 
 def test_child_log_line_matches_the_original_issue_7_line():

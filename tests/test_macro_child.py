@@ -1,10 +1,8 @@
-"""ENAS macro child (ENAS.md §4.3): shapes of every op in search and fixed mode, hand-computed
-parameter counts (tiny configs and the published 24-layer arc of §9.2), the B5 fixes (pooling
-ops in fixed mode, optional real separable convs), op and skip semantics against tf.nn
-references, single-branch execution in search mode, and determinism of dropout."""
-import sys
-from pathlib import Path
-
+"""ENAS macro child (melodyguan/enas, src/cifar10/general_child.py): shapes of every op in
+search and fixed mode, hand-computed parameter counts (tiny configs and the published 24-layer
+arc of scripts/cifar10_macro_final.sh), the B5 fixes (pooling ops in fixed mode, optional real
+separable convs), op and skip semantics against tf.nn references, single-branch execution in
+search mode, and determinism of dropout."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,11 +10,11 @@ import tensorflow as tf
 from nasrepro.archs.enas import PUBLISHED_MACRO_ARC, parse_macro_arc
 from nasrepro.complexity.tf_count import count_params
 from nasrepro.errors import ConfigError
+from nasrepro.paper_modules import load_paper_module
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ENAS"))
-import src.cifar10.general_child as general_child  # noqa: E402
-from src.cifar10.general_child import (FixedLayer, GeneralChild, SearchLayer,  # noqa: E402
-                                       pool_layer_ids)
+general_child = load_paper_module("ENAS", "src.cifar10.general_child")
+FixedLayer, GeneralChild = general_child.FixedLayer, general_child.GeneralChild
+SearchLayer, pool_layer_ids = general_child.SearchLayer, general_child.pool_layer_ids
 
 C = 8
 # 4 layers, codec order: op, then k skip bits. Pools follow layers [4//3 - 1, 2*(4//3) - 1].
@@ -154,7 +152,8 @@ def test_out_filters_scale_multiplies_the_width():
 
 
 def _published_count(width: int, separable: bool, num_classes: int = 10) -> int:
-    """ENAS.md §9.2 arc at `width`, counted from the decoded rows (independent of the model)."""
+    """The arc of melodyguan/enas scripts/cifar10_macro_final.sh at `width`, counted from the
+    decoded rows (independent of the model)."""
     kernels = {0: 3, 1: 3, 2: 5, 3: 5}
     c = width
     total = 27 * c + 2 * c

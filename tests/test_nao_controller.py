@@ -1,8 +1,5 @@
 """NAO's encoder-predictor-decoder (nasrepro/torch/nao_controller.py), its training helpers,
 the ranking measures (nasrepro/ranking.py) and NAO-V2's thin controller modules."""
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -18,7 +15,6 @@ from nasrepro.torch.nao_controller import (NAO, CellDecodeRule, ControllerData,
                                            controller_infer, controller_train_epoch,
                                            generate_new_archs, shift_right)
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # train_search.py's --controller_* defaults (vocab as main() sets it: 1 + 6 + 5 = 12).
 DEFAULTS = dict(encoder_layers=1, encoder_vocab_size=12, encoder_hidden_size=64,
@@ -111,7 +107,7 @@ def test_default_forward_shapes_and_normalisation():
 
 def test_attention_by_hand():
     # With W_q = I and W_o = [I | 0] the output is tanh(context): [context; query] order, as
-    # the original (spec §3.6), so weights carry over.
+    # the original (renqianluo/NAO_pytorch, NAO_V2/decoder.py), so weights carry over.
     attention = LuongAttention(2)
     with torch.no_grad():
         attention.query_proj.weight.copy_(torch.eye(2))
@@ -452,15 +448,11 @@ def test_same_seed_same_controller():
 
 # --- NAO-V2's thin modules --------------------------------------------------------------------
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"nao_v2_{name}", ROOT / "NAO-V2" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_nao_v2_modules_expose_the_shared_classes():
+def test_nao_v2_modules_expose_the_shared_classes(paper_module):
     from nasrepro.torch import nao_controller
+
+    def _load(name):
+        return paper_module("NAO-V2", name)
     assert _load("controller").NAO is nao_controller.EncoderPredictorDecoder
     assert _load("encoder").Encoder is nao_controller.Encoder
     assert _load("decoder").Decoder is nao_controller.Decoder

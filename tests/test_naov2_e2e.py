@@ -13,10 +13,11 @@ import time
 
 import pytest
 
+from by_hand import by_hand_env
 from nasrepro.archs.nao import PUBLISHED_NAONET_V2, parse_nao_arch, read_arch_pool
 from nasrepro.data import embedded_path
-from nasrepro.paths import REPO_ROOT
-from nasrepro.results import read_results
+from nasrepro.environment import REPO_ROOT
+from nasrepro.runs.results import read_results
 
 NAOV2 = REPO_ROOT / "NAO-V2"
 SEARCH_TINY = ["--num_train_images=300", "--child_layers=1", "--child_channels=4",
@@ -31,8 +32,8 @@ IMAGENET_TINY = ["--layers=1", "--channels=4", "--num_workers=0", "--eval_batch_
 
 
 def run_script(script, *flags, extra_env=None, wait=True, data="cifar10"):
-    env = dict(os.environ, NASREPRO_PROFILE="smoke", NASREPRO_PROGRESS="0",
-               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
+    # Run by hand, as the README says: nothing activated, `python` is not the project's.
+    env = by_hand_env(NASREPRO_PROFILE="smoke", NASREPRO_PROGRESS="0")
     env.update(extra_env or {})
     argv = ["bash", script, f"--data={embedded_path(data)}", *flags]
     if not wait:

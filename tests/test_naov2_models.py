@@ -1,9 +1,6 @@
 """NAO-V2's networks (final models and weight-sharing supernet) and the shared PyTorch ops:
 parameter and mult-add counts against the original implementation, shapes, the drop-path
 rules, weight sharing and batch-statistics evaluation, and the DARTS op table."""
-import importlib
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -13,28 +10,15 @@ from torch import nn
 from nasrepro.archs.nao import PUBLISHED_NAONET_V2, ArchError, parse_nao_arch
 from nasrepro.complexity.torch_count import count_mult_adds, count_params
 from nasrepro.errors import ConfigError
-from nasrepro.paths import REPO_ROOT
+from nasrepro.paper_modules import load_paper_module
 from nasrepro.torch.aux_heads import AuxHead, cifar_aux_head, imagenet_aux_head
 from nasrepro.torch.drop_path import drop_path
 from nasrepro.torch.ops import OPS, DilConv, FactorizedReduce, ReLUConvBN, SepConv
 
 
-def _load_naov2():
-    """Import NAO-V2's operations/model/model_search without leaving them in sys.modules, where
-    other paper folders' files of the same names would collide with them."""
-    names = ("operations", "model", "model_search")
-    saved = {n: sys.modules.pop(n) for n in names if n in sys.modules}
-    sys.path.insert(0, str(REPO_ROOT / "NAO-V2"))
-    try:
-        return [importlib.import_module(n) for n in names]
-    finally:
-        sys.path.pop(0)
-        for n in names:
-            sys.modules.pop(n, None)
-        sys.modules.update(saved)
-
-
-operations, model, model_search = _load_naov2()
+operations, drop_path_rule, model, model_search = (
+    load_paper_module("NAO-V2", name)
+    for name in ("operations", "drop_path_rule", "model", "model_search"))
 NASNetworkCIFAR, NASNetworkImageNet = model.NASNetworkCIFAR, model.NASNetworkImageNet
 NASWSNetworkCIFAR = model_search.NASWSNetworkCIFAR
 
@@ -176,7 +160,7 @@ def test_imagenet_supernet_runs_with_the_corrected_stem():
 # ---- 3. drop path --------------------------------------------------------------------------
 
 def test_drop_path_keep_schedule():
-    keep = operations.drop_path_keep
+    keep = drop_path_rule.drop_path_keep
     assert keep(0.8, 19, 20, 99, 100) == pytest.approx(0.8)     # last cell, last step
     assert keep(0.8, 9, 20, 49, 100) == pytest.approx(1 - 0.5 * 0.5 * 0.2)
     assert keep(0.8, 0, 20, 0, 100) == pytest.approx(1 - 0.01 * 0.05 * 0.2)

@@ -1,7 +1,6 @@
 """NAO-V2's pieces outside the networks and the controller: the balanced sampler, the cosine
 schedule, per-image seeded augmentation, top-k counting and meters, training-state files and
 the ImageNet readers (folders, in memory or not, and zips)."""
-import sys
 import zipfile
 
 import numpy as np
@@ -10,11 +9,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from nasrepro.checkpoint import CheckpointError
+from nasrepro.runs.checkpoint import CheckpointError
 from nasrepro.data.imagenet import imagenet_splits, scan_zip
 from nasrepro.data.torch_datasets import SeededAugmentation
 from nasrepro.errors import ConfigError, DataError
-from nasrepro.paths import REPO_ROOT
 from nasrepro.schedules import cosine_lr
 from nasrepro.torch.classifier_loop import RunningMeter, correct_topk
 from nasrepro.torch.distributed import DistInfo, per_process_batch
@@ -22,16 +20,8 @@ from nasrepro.torch.training_state import resume_training_state, save_training_s
 
 
 @pytest.fixture(scope="module")
-def naov2_utils():
-    sys.path.insert(0, str(REPO_ROOT / "NAO-V2"))
-    try:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location("naov2_utils", REPO_ROOT / "NAO-V2" / "utils.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(REPO_ROOT / "NAO-V2"))
+def naov2_utils(paper_module):
+    return paper_module("NAO-V2", "balanced_sampler")
 
 
 def test_balanced_sampler_draws_in_proportion_to_the_weights(naov2_utils):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from nasrepro.paths import REPO_ROOT
+from nasrepro.environment import REPO_ROOT
 from reproduce.claims import load_claims
 from reproduce.static_checks import discover, run_checks
 from reproduce.collect import Collection

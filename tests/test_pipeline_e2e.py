@@ -9,15 +9,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from nasrepro.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from nasrepro.runs.checkpoint import latest_checkpoint
+from nasrepro.torch.checkpoint import load_checkpoint, save_checkpoint
 from nasrepro.complexity.torch_count import count_params
 from nasrepro.data import dataset_fingerprint, read_cifar, resolve_data_path
 from nasrepro.data.torch_datasets import (ArrayImageDataset, cifar_train_transform,
                                           cifar_valid_transform)
-from nasrepro.logs import close_logging, setup_logging
-from nasrepro.metrics_csv import MetricsCSV
-from nasrepro.results import read_results, write_results
-from nasrepro.runinfo import Timer, results_record
+from nasrepro.runs.logs import close_logging, setup_logging
+from nasrepro.runs.metrics_csv import MetricsCSV
+from nasrepro.runs.results import read_results, write_results
+from nasrepro.runs.run_info import Timer, results_record
 from nasrepro.seeding import seed_everything
 from reproduce.verify import main as verify_main
 
@@ -97,7 +98,8 @@ def accuracy(model, data) -> float:
     return 100.0 * correct / len(test)
 
 
-def test_killed_run_resumes_to_the_same_weights_and_results_verify(cifar, tmp_path, capsys):
+def test_killed_run_resumes_to_the_same_weights_and_results_verify(cifar, tmp_path, capsys,
+                                                                   monkeypatch):
     path, data = cifar
     straight = train(tmp_path / "straight", data)
 
@@ -118,12 +120,14 @@ def test_killed_run_resumes_to_the_same_weights_and_results_verify(cifar, tmp_pa
     assert acc > 40.0  # 56.8 here
 
     timer = Timer()
-    record = results_record("NAO-V2", "train_cifar.py", "mini", "embedded-cifar10",
+    monkeypatch.setenv("NASREPRO_PROFILE", "mini")
+    monkeypatch.setenv("NASREPRO_JOB", "naov2-cifar")
+    record = results_record("NAO-V2", "train_cifar.py", "embedded-cifar10",
                             dataset_fingerprint(path),
                             {"test_error_pct": 100.0 - acc,
                              "params_m": count_params(resumed) / 1e6},
-                            {"epochs": EPOCHS, "batch_size": BATCH}, job="naov2-cifar",
-                            started=timer, run_dir=resumed_dir)
+                            {"epochs": EPOCHS, "batch_size": BATCH}, started=timer,
+                            run_dir=resumed_dir)
     write_results(resumed_dir, record)
     assert read_results(resumed_dir / "results.json")["metrics"]["test_error_pct"] == (
         pytest.approx(100.0 - acc))

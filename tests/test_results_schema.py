@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from nasrepro import results
+from nasrepro.runs import results
 from nasrepro.errors import ResultsError
-from nasrepro.results import SCHEMA_VERSION, read_results, validate_results, write_results
+from nasrepro.runs.results import SCHEMA_VERSION, read_results, validate_results, write_results
 
 VALID = {
     "schema_version": SCHEMA_VERSION,

@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from nasrepro import runinfo
+from nasrepro.runs import run_info as runinfo
 from nasrepro.errors import ConfigError, DataError, ResultsError
-from nasrepro.logs import close_logging, setup_logging
-from nasrepro.metrics_csv import MetricsCSV
-from nasrepro.progress import progress
-from nasrepro.results import read_results, write_results
-from nasrepro.rundir import job_run_dir, prepare_output_dir
+from nasrepro.runs.logs import close_logging, setup_logging
+from nasrepro.runs.metrics_csv import MetricsCSV
+from nasrepro.runs.progress import progress
+from nasrepro.runs.results import read_results, write_results
+from nasrepro.runs.output_dir import job_run_dir, prepare_output_dir
 from nasrepro.seeding import seed_everything
 
 # ---------------------------------------------------------------- output directories
@@ -288,13 +288,14 @@ def test_timer(monkeypatch):
 
 def test_results_record_fills_the_schema_and_round_trips(tmp_path, monkeypatch):
     monkeypatch.setenv("NASREPRO_PROFILE", "smoke")
+    monkeypatch.setenv("NASREPRO_JOB", "train")
     monkeypatch.setattr(runinfo, "git_commit", lambda: "abc1234+dirty")
     monkeypatch.setattr(runinfo.time, "time", lambda: 1000.0)
     config = argparse.Namespace(lr=0.025, epochs=600, data=tmp_path / "cifar")
     record = runinfo.results_record(
-        "NAO-V2", "train_cifar.py", None, "cifar10-embedded", "sha256:1234",
+        "NAO-V2", "train_cifar.py", "cifar10-embedded", "sha256:1234",
         {"test_error_pct": np.float64(2.57), "params_m": 4.39}, config,
-        arch="0 1 0 4", job="train", started=940.0, run_dir=tmp_path)
+        arch="0 1 0 4", started=940.0, run_dir=tmp_path)
     assert record["profile"] == "smoke"
     assert record["wall_time_s"] == 60.0
     assert record["git_commit"] == "abc1234+dirty"
@@ -306,7 +307,7 @@ def test_results_record_fills_the_schema_and_round_trips(tmp_path, monkeypatch):
     assert back["metrics"] == {"test_error_pct": 2.57, "params_m": 4.39}
     assert back["arch"] == "0 1 0 4" and back["job"] == "train"
     with pytest.raises(ResultsError, match="unknown metric 'acc'"):
-        runinfo.results_record("ENAS", "main.py", "mini", "d", "f", {"acc": 1.0}, {})
+        runinfo.results_record("ENAS", "main.py", "d", "f", {"acc": 1.0}, {})
 
 # ---------------------------------------------------------------- TensorBoard
 
@@ -328,7 +329,7 @@ def _read_scalars(log_dir):
 @pytest.mark.parametrize("backend, needs", [("tf", "tensorflow"), ("torch", "tensorboard")])
 def test_scalar_writer_event_file_holds_the_scalar(tmp_path, backend, needs):
     pytest.importorskip(needs)
-    from nasrepro.tensorboard import ScalarWriter
+    from nasrepro.runs.tensorboard import ScalarWriter
 
     with ScalarWriter(tmp_path, backend=backend) as writer:
         writer.scalar("train/loss", 0.75, step=3)
@@ -341,7 +342,7 @@ def test_scalar_writer_event_file_holds_the_scalar(tmp_path, backend, needs):
 
 
 def test_scalar_writer_rejects_unknown_backend(tmp_path):
-    from nasrepro.tensorboard import ScalarWriter
+    from nasrepro.runs.tensorboard import ScalarWriter
 
     with pytest.raises(ConfigError, match="'keras'"):
         ScalarWriter(tmp_path, backend="keras")

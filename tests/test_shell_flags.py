@@ -3,7 +3,7 @@ NAO-V2 multi-process launcher uses (defaults, arrays, values computed at run tim
 import pytest
 
 from nasrepro.errors import ConfigError
-from nasrepro.paths import REPO_ROOT
+from nasrepro.environment import REPO_ROOT
 from nasrepro.shell_flags import read_script_flags
 
 

@@ -8,7 +8,8 @@ import sys
 import pytest
 import yaml
 
-from nasrepro.paths import REPO_ROOT
+import nasrepro.static_checks
+from nasrepro.environment import REPO_ROOT
 from reproduce import static_checks
 from reproduce.claims import load_claims
 from reproduce.collect import Result, collect, pick_result
@@ -31,7 +32,7 @@ SMALL_PARAMS, SMALL_MADDS = 322, 221264
 @pytest.fixture(autouse=True)
 def no_system_checks(monkeypatch):
     # The fixture claims know nothing of the systems' checks: keep them out of these runs.
-    monkeypatch.setattr(static_checks, "CHECK_MODULES", [])
+    monkeypatch.setattr(nasrepro.static_checks, "system_check_files", lambda systems: [])
 
 
 def _verify(tmp_path, *args, claims=CLAIMS, capsys=None):
@@ -186,7 +187,7 @@ def test_malformed_results_are_listed_with_their_path(tmp_path, capsys):
 
 def test_discovery_reports_import_failures_and_unknown_ids(tmp_path, capsys):
     broken = tmp_path / "broken_checks.py"
-    broken.write_text("from reproduce.static_checks import static_check\n\ndef oops(:\n")
+    broken.write_text("from nasrepro.static_checks import static_check\n\ndef oops(:\n")
     found = static_checks.discover(load_claims(CLAIMS), modules=[str(broken), UNKNOWN_ID,
                                                                  "no_such_checks_module"])
     assert found.checks == {}
@@ -204,7 +205,7 @@ def test_dotted_module_names_are_imported(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "checks.py").write_text(
-        "from reproduce.static_checks import StaticMeasurement, static_check\n"
+        "from nasrepro.static_checks import StaticMeasurement, static_check\n"
         "@static_check('static-unimplemented')\n"
         "def gaea():\n    return StaticMeasurement(exact=5_600_000, value=5.6)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -226,10 +227,10 @@ def test_sibling_modules_of_two_folders_do_not_shadow_each_other():
 
 
 def test_two_functions_for_one_id_in_a_module_clash():
-    registry = static_checks.CheckRegistry()
-    registry.register("static-a")(lambda: None)
+    registry = nasrepro.static_checks.Registry()
+    registry.static_check("static-a")(lambda: None)
     with pytest.raises(Exception, match="registered twice"):
-        @registry.register("static-a")
+        @registry.static_check("static-a")
         def other():
             pass
 

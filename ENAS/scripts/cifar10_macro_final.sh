@@ -2,6 +2,7 @@
 # Trains the published 24-layer ENAS macro network from scratch on CIFAR-10 (original values).
 # One line per layer: the op id, then one skip bit per earlier layer.
 
+source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow absl
 export PYTHONPATH="$(pwd)"
 
 fixed_arc="0"
@@ -29,7 +30,7 @@ fixed_arc="$fixed_arc 3 0 1 0 1 1 0 0 1 0 1 1 0 1 1 0 1 0 0 1 0 0"
 fixed_arc="$fixed_arc 0 1 0 1 0 1 0 0 0 0 0 0 0 0 1 0 1 0 0 1 0 0 0"
 fixed_arc="$fixed_arc 0 1 1 0 0 0 1 1 1 0 1 0 0 0 1 0 1 0 0 1 1 0 0 0"
 
-python src/cifar10/main.py \
+"$PYTHON" src/cifar10/main.py \
   --data_format="NCHW" \
   --search_for="macro" \
   --reset_output_dir \

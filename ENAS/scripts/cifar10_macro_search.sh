@@ -2,9 +2,10 @@
 # ENAS macro (whole-network) search on CIFAR-10, with the original script's values.
 # --child_num_cell_layers is passed as the original did; it is not used by the code.
 
+source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow absl
 export PYTHONPATH="$(pwd)"
 
-python src/cifar10/main.py \
+"$PYTHON" src/cifar10/main.py \
   --data_format="NCHW" \
   --search_for="macro" \
   --reset_output_dir \

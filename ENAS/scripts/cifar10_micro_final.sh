@@ -2,12 +2,13 @@
 # Trains the published ENAS micro cells from scratch on CIFAR-10 (original values; no cutout,
 # as in the original script: add --child_cutout_size=16 for the paper's 2.89% row).
 
+source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow absl
 export PYTHONPATH="$(pwd)"
 
 fixed_arc="0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1"
 fixed_arc="$fixed_arc 1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1"
 
-python src/cifar10/main.py \
+"$PYTHON" src/cifar10/main.py \
   --data_format="NCHW" \
   --search_for="micro" \
   --reset_output_dir \

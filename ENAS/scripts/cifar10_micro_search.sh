@@ -2,9 +2,10 @@
 # ENAS micro (cell) search on CIFAR-10, with the original script's values. Extra flags
 # ("$@") are appended and win, e.g. --dataset=CIFAR100 --data_path=<cifar-100-python folder>.
 
+source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow absl
 export PYTHONPATH="$(pwd)"
 
-python src/cifar10/main.py \
+"$PYTHON" src/cifar10/main.py \
   --data_format="NCHW" \
   --search_for="micro" \
   --reset_output_dir \

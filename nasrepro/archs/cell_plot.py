@@ -7,7 +7,7 @@ input stay apart."""
 from pathlib import Path
 
 from nasrepro.archs.enas import MicroArc
-from nasrepro.plots import save_figure
+from nasrepro.runs.plots import save_figure
 
 _INPUT_LABELS = {0: "h[k-2]", 1: "h[k-1]"}
 # Short names keep edge labels from covering each other (order of MICRO_OPS).

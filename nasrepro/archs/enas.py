@@ -1,12 +1,14 @@
 """ENAS architecture strings: the micro (two cells) and macro (whole network) encodings.
 
-Micro (ENAS.md §4.2): a cell has input nodes 0 (output of cell k-2) and 1 (cell k-1) and
-`num_cells` computed nodes 2..num_cells+1. Each computed node is four integers
+Micro (melodyguan/enas, README.md and src/cifar10/micro_child.py): a cell has input nodes 0
+(output of cell k-2) and 1 (cell k-1) and `num_cells` computed nodes 2..num_cells+1. Each
+computed node is four integers
 `index_1 op_1 index_2 op_2`: node = op_1(node[index_1]) + op_2(node[index_2]). The arc is the
 normal cell's 4*num_cells integers followed by the reduction cell's (40 for 5 nodes).
 
-Macro (§4.3): for layer k (0-based) the op id followed by k skip bits; bit i adds prev_layers[i]
-where prev_layers = [stem, L0, L1, ...] (so bit 0 is the stem). Length L + L(L-1)/2.
+Macro (melodyguan/enas, README.md and src/cifar10/general_child.py): for layer k (0-based) the
+op id followed by k skip bits; bit i adds prev_layers[i] where prev_layers = [stem, L0, L1, ...]
+(so bit 0 is the stem). Length L + L(L-1)/2.
 
 Pure python/numpy so commands and plots can use it without importing TensorFlow."""
 import numbers
@@ -17,15 +19,17 @@ import numpy as np
 
 from nasrepro.errors import ConfigError
 
+# The micro space's ops by id; NAO-V2's `small` space has the same ones (archs.nao.SMALL_OPS).
 MICRO_OPS = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "identity")
 MACRO_OPS = ("conv_3x3", "sep_conv_3x3", "conv_5x5", "sep_conv_5x5", "avg_pool_3x3",
              "max_pool_3x3")
 
-# The cells trained by scripts/cifar10_micro_final.sh (§9.1): normal cell, then reduction cell.
+# The cells trained by melodyguan/enas scripts/cifar10_micro_final.sh: normal, then reduction.
 PUBLISHED_MICRO_ARC = ("0 2 0 0 0 4 0 1 0 4 1 1 1 0 0 1 0 2 1 1 "
                        "1 0 1 0 0 3 0 2 1 1 3 1 1 0 0 4 0 3 1 1")
 
-# The 24-layer network trained by scripts/cifar10_macro_final.sh (§9.2), one row per layer.
+# The 24-layer network trained by melodyguan/enas scripts/cifar10_macro_final.sh, one row per
+# layer.
 _PUBLISHED_MACRO_ROWS = (
     "0",
     "3 0",
@@ -259,7 +263,8 @@ def random_micro_arc(rng: np.random.Generator, num_cells: int = 5, num_ops: int 
 
 
 # Which of the 20 drawn ops goes to which (cell, node) in the CIFAR-100 fork's README snippet
-# (ENAS.md §13): ops 0-7 and 16-17 fill the normal cell, 8-15 and 18-19 the reduction cell.
+# (antoyang/NAS-Benchmark, ENASTF/README.md): ops 0-7 and 16-17 fill the normal cell, 8-15 and
+# 18-19 the reduction cell.
 RESTRICTED_OP_SLOTS = {"normal": (0, 1, 2, 3, 4, 5, 6, 7, 16, 17),
                        "reduce": (8, 9, 10, 11, 12, 13, 14, 15, 18, 19)}
 

@@ -14,11 +14,13 @@ from typing import Iterable, Sequence, Union
 import numpy as np
 
 from ..errors import NasreproError
+from .enas import MICRO_OPS
 
 DEFAULT_NODES = 5
-# NAO-V2's `small` search space: 0 sep conv 3x3, 1 sep conv 5x5, 2 avg pool 3x3, 3 max pool 3x3,
-# 4 identity (a factorized reduce where it must halve the resolution).
-SMALL_OPS = ("sep_conv_3x3", "sep_conv_5x5", "avg_pool_3x3", "max_pool_3x3", "identity")
+# NAO-V2's `small` search space is ENAS's micro op vocabulary, ids included: 0 sep conv 3x3,
+# 1 sep conv 5x5, 2 avg pool 3x3, 3 max pool 3x3, 4 identity (a factorized reduce where it must
+# halve the resolution).
+SMALL_OPS = MICRO_OPS
 
 # NAONet-V2, as in all three final-training scripts of NAO_pytorch/NAO_V2.
 PUBLISHED_NAONET_V2 = ("1 1 0 1 2 4 0 0 0 0 2 1 0 0 0 2 0 3 0 0 "

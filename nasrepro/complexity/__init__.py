@@ -1,4 +1,5 @@
-"""Parameter and mult-add counting for the static checks (CLAIMS.md "Static checks").
+"""Parameter and mult-add counting for the static checks (the `kind: static` records of
+reproduce/claims.yaml).
 
 Convention: one multiply-add of a convolution or fully-connected layer (any matrix product)
 counts one; bias additions, normalization, activations, pooling and element-wise adds count

@@ -7,9 +7,11 @@ Nothing is executed, so counting an ImageNet-size network takes only the trace."
 from typing import Callable, Iterable
 
 import numpy as np
-import tensorflow as tf
 
 from ..errors import ConfigError
+from ..tf.startup import import_tensorflow
+
+tf = import_tensorflow()
 
 _CALL_OPS = ("PartitionedCall", "StatefulPartitionedCall")
 # Their trip count or branch taken is not known from the graph.

@@ -44,7 +44,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..paths import cache_dir
+from ..environment import cache_dir
 from . import cifar, text
 
 SOURCE_DIR = Path(__file__).resolve().parent / "embedded"

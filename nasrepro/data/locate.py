@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import ConfigError, DataError
-from ..profile import PROFILES, current_profile
+from ..environment import current_profile
+from ..systems import PROFILES
 from . import cifar, imagenet, text
 from .embedded_data import EMBEDDED_NAMES, embedded_path
 
@@ -77,8 +78,9 @@ def check_layout(path: str | Path, name: str) -> Path:
 
 
 def resolve_data_path(given: Optional[str | Path], name: str, profile: Optional[str] = None,
-                      flag: str = "--data_path") -> Path:
-    """The data path a script should use (see the module docstring for the three cases)."""
+                      flag: str = "--data_path", needed_by: Optional[str] = None) -> Path:
+    """The data path a script (or a `make` job, `needed_by`) should use; the module docstring
+    has the three cases. This is the one place that decides when the embedded data stands in."""
     if name not in LAYOUT_CHECKS:
         raise ConfigError(f"unknown dataset layout {name!r}; known: {', '.join(EMBEDDED_NAMES)}")
     profile = profile or current_profile()
@@ -89,8 +91,9 @@ def resolve_data_path(given: Optional[str | Path], name: str, profile: Optional[
         return check_layout(given_path, name)
     if profile == "paper":
         looked = f"looked at {given_path.resolve()}" if given_path else f"no {flag} was given"
+        what = f"{needed_by} needs the real dataset" if needed_by else f"{name} data not found"
         raise DataError(
-            f"{name} data not found: {looked}. Expected layout: {LAYOUT_DESCRIPTIONS[name]}. "
+            f"{what}: {looked}. Expected layout ({name}): {LAYOUT_DESCRIPTIONS[name]}. "
             f"Pass {flag}=<folder with the real data>, or run on the small embedded dataset "
             f"instead with the mini profile: `make <system>-<job>` (PROFILE=mini is the "
             f"default) or NASREPRO_PROFILE=mini before this command.")

@@ -7,7 +7,8 @@ trials of one bracket train on to the next rung. Lengths are counted in batches.
 
 Only `aggressive` mode (one bracket, the mode the ASHA-DARTS example uses) is checked against the
 original. How `standard` and `conservative` split trials and concurrency over their brackets is
-our reading of the fact sheet (weights divisor**(rungs-1)), not a copy of Determined's split.
+our own budget-equalising rule (weights divisor**(rungs-1)), not a copy of the split in
+determined-ai/determined master/pkg/searcher/adaptive_asha.go.
 """
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ import yaml
 
 from ..atomic import atomic_write_text
 from ..errors import ConfigError
-from ..metrics_csv import MetricsCSV
-from ..progress import progress
+from ..runs.metrics_csv import MetricsCSV
+from ..runs.progress import progress
 from . import search_records
 from .asha import bracket_plan, max_rungs_cap, rung_lengths
 from .det_config import ExperimentConfig, length_in_batches

@@ -8,12 +8,10 @@ on resume. Hyperparameters are sampled the way Determined did (independent, unif
 the experiment seed, by `HParamSampler`."""
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 import random
 import socket
-import sys
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
@@ -21,6 +19,7 @@ from urllib.parse import urlparse
 import torch
 
 from ..errors import ConfigError
+from ..paper_modules import load_paper_module
 from .det_config import ExperimentConfig, sample_hparams
 
 EXPERIMENT_KEY = "__experiment"
@@ -63,10 +62,11 @@ def start_ray(address: Optional[str], model_dir: Path, num_cpus: Optional[int] =
 
 
 def load_entrypoint(model_dir: Path, entrypoint: tuple[str, str]):
+    """The trial class `module:Class` of the experiment's model directory (a paper folder)."""
     module_name, class_name = entrypoint
-    if str(model_dir) not in sys.path:
-        sys.path.insert(0, str(model_dir))
-    module = importlib.import_module(module_name)
+    # On a cluster's worker the folder arrives as the job's working directory (start_ray).
+    folder = model_dir if Path(model_dir).is_dir() else Path.cwd()
+    module = load_paper_module(folder, module_name)
     try:
         return getattr(module, class_name)
     except AttributeError:

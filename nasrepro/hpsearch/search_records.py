@@ -70,7 +70,7 @@ def plot_search_progress(out_dir, png_path, metric: str, smaller_is_better: bool
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..plots import save_figure
+    from ..runs.plots import save_figure
 
     validations = read_rows(Path(out_dir) / VALIDATIONS)
     decisions = read_rows(Path(out_dir) / DECISIONS)

@@ -1,5 +1,6 @@
-"""ENAS's micro child network (ENAS.md §4.2): a stem, num_layers + 2 cells of which two are
-reduction cells, and a classifier; optionally an auxiliary head. NHWC, 32x32 images by default.
+"""ENAS's micro child network (melodyguan/enas, src/cifar10/micro_child.py): a stem,
+num_layers + 2 cells of which two are reduction cells, and a classifier; optionally an auxiliary
+head. NHWC, 32x32 images by default.
 
 Two modes:
 - search (`fixed_arc=None`): every call takes the sampled arc as an int32 tensor and runs the

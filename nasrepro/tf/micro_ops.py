@@ -1,4 +1,5 @@
-"""Cells of ENAS's micro search space (ENAS.md §4.2), NHWC, used by MicroChild (and NAO-WS).
+"""Cells of ENAS's micro search space (melodyguan/enas, src/cifar10/micro_child.py), NHWC, used
+by MicroChild (and NAO-WS).
 
 Op ids: 0 sep conv 3x3, 1 sep conv 5x5, 2 avg pool 3x3, 3 max pool 3x3, 4 identity. A "sep
 conv" is [ReLU -> depthwise k x k + pointwise 1x1 -> BN] twice. Node 0 is the output of cell

@@ -1,4 +1,5 @@
-"""REINFORCE with a moving-average baseline for ENAS controllers (ENAS.md §5.1, §5.4).
+"""REINFORCE with a moving-average baseline for ENAS controllers (melodyguan/enas,
+src/cifar10/micro_controller.py, general_controller.py and main.py).
 
 One `step` samples an architecture, scores it with `reward_fn` (the child's accuracy on one
 validation minibatch), moves the baseline toward the reward and computes the gradient of

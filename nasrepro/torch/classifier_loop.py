@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from ..progress import progress
+from ..runs.progress import progress
 from .distributed import DistInfo, all_reduce_sum
 
 

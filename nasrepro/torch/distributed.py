@@ -34,12 +34,27 @@ class DistInfo:
         return self.world_size > 1
 
 
+def check_process_count(processes: int, flag: str = "NPROC", advice: str = "") -> None:
+    """One process per GPU: more processes than visible GPUs is an error naming both numbers
+    (then `advice`, where "{gpus}" is the number of GPUs). Without GPUs any number of processes
+    runs on the CPU (gloo)."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if gpus and processes > gpus:
+        raise ConfigError(f"{flag}={processes} processes, but {gpus} GPU(s) are visible: each "
+                          f"process needs a GPU of its own. Run {flag}={gpus} or fewer, or make "
+                          "more GPUs visible (CUDA_VISIBLE_DEVICES). "
+                          + advice.replace("{gpus}", str(gpus)))
+
+
 def init_distributed(backend: str = "auto") -> DistInfo:
     """Join the torchrun process group if there is one; pick this process's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     cuda = torch.cuda.is_available()
+    if cuda and world_size > 1:
+        check_process_count(int(os.environ.get("LOCAL_WORLD_SIZE", world_size)),
+                            flag="processes per node")
     device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)

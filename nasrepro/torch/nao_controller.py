@@ -1,4 +1,5 @@
-"""NAO's encoder-predictor-decoder (the "controller"), in PyTorch (NAO-V2.md §3.3 steps 5-6, §3.6).
+"""NAO's encoder-predictor-decoder (the "controller"), in PyTorch (renqianluo/NAO_pytorch,
+NAO_V2/controller.py, encoder.py, decoder.py and their use in train_search.py, commit 418ff71).
 
 The encoder embeds an architecture's token sequence, groups `source_length // length` tokens per
 LSTM step, L2-normalises every step's output and mean-pools them into a unit-length architecture

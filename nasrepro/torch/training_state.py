@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..runs.checkpoint import CheckpointError
+from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import unwrap
 
 LATEST = "checkpoint.pt"

@@ -1,5 +1,6 @@
-"""ENAS's macro child network (ENAS.md §4.3): the whole network is searched, one op per layer
-plus skip connections from any earlier layer. NHWC only (the original's NHWC path raised, B3).
+"""ENAS's macro child network (melodyguan/enas, src/cifar10/general_child.py): the whole
+network is searched, one op per layer plus skip connections from any earlier layer. NHWC only
+(the original's NHWC path raised, B3).
 
 Arc (codec order, nasrepro.archs.enas): for layer k the op id, then k skip bits; bit i adds
 prev_layers[i] where prev_layers = [stem, L0, L1, ...]. The main input of layer k is always the

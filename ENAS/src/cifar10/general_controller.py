@@ -1,5 +1,6 @@
-"""The ENAS macro controller (ENAS.md §5.3, `search_whole_channels=True`): per layer an op id,
-then one skip bit per earlier layer, sampled from attention over the earlier layers' anchors.
+"""The ENAS macro controller (melodyguan/enas, src/cifar10/general_controller.py,
+`search_whole_channels=True`): per layer an op id, then one skip bit per earlier layer, sampled
+from attention over the earlier layers' anchors.
 
 `sample(generator)` returns the arc in codec order (op, then k bits for layer k), the summed
 negative log-probability, the original's entropy approximation (-log p * p of the sampled

@@ -1,6 +1,6 @@
-"""The ENAS micro controller (ENAS.md §5.1-5.2): an LSTM that samples a normal and a reduction
-cell, 4 decisions per node (input index, op, input index, op), with pointer attention over the
-cell's earlier nodes for the indices.
+"""The ENAS micro controller (melodyguan/enas, src/cifar10/micro_controller.py): an LSTM that
+samples a normal and a reduction cell, 4 decisions per node (input index, op, input index, op),
+with pointer attention over the cell's earlier nodes for the indices.
 
 `sample(generator)` returns the 8*num_cells ints in `--child_fixed_arc` order, the summed
 negative log-probability of the sampled decisions (the original's `sample_log_prob`) and the

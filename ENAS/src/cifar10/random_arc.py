@@ -12,6 +12,14 @@ Spaces:
 """
 import argparse
 import sys
+from pathlib import Path
+
+try:
+    from nasrepro.project_python import ensure_project_python
+except ModuleNotFoundError:  # an interpreter without the project: take it from the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from nasrepro.project_python import ensure_project_python
+ensure_project_python(__file__)
 
 import numpy as np
 

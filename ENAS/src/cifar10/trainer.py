@@ -6,28 +6,40 @@ minibatch; the controller then learns from rewards measured on validation miniba
 Fixed arc: the child alone, on all training images, evaluated on the test set."""
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from nasrepro import profile as profile_mod
-from nasrepro.arch_log import ArchLog
+from nasrepro.archs import enas as codec
+from nasrepro.archs.cell_plot import plot_micro_cells
 from nasrepro.atomic import atomic_write_text
-from nasrepro.checkpoint import TFCheckpointer
 from nasrepro.complexity.tf_count import count_params
-from nasrepro.data.fingerprint import dataset_fingerprint
 from nasrepro.data.locate import resolve_data_path
+from nasrepro.environment import current_profile
 from nasrepro.errors import ConfigError
-from nasrepro.logs import setup_logging
-from nasrepro.metrics_csv import MetricsCSV
-from nasrepro.progress import progress
-from nasrepro.results import write_results
-from nasrepro.runinfo import Timer, results_record
+from nasrepro.runs.arch_log import ArchLog
+from nasrepro.runs.finish import CurvesPlot, finish_run
+from nasrepro.runs.logs import setup_logging
+from nasrepro.runs.metrics_csv import MetricsCSV
+from nasrepro.runs.output_dir import prepare_output_dir
+from nasrepro.runs.progress import progress
+from nasrepro.runs.run_info import Timer
 from nasrepro.schedules import cosine_restarts_lr, staircase_lr
-
+from nasrepro.tf.checkpoint import TFCheckpointer
+from nasrepro.tf.cifar_input import eval_batches, train_batches
+from nasrepro.tf.micro_child import MicroChild
+from nasrepro.tf.optimizers import NesterovMomentum
+from nasrepro.tf.reinforce import ReinforceTrainer
+from nasrepro.tf.startup import import_tensorflow
+from nasrepro.tf.training import (clip_each_by_norm, count_correct, global_norm,
+                                  l2_sum_of_squares, sparse_softmax_ce)
 from src.cifar10.data_utils import DATASET_NAMES, read_data
+from src.cifar10.general_child import GeneralChild
+from src.cifar10.general_controller import GeneralController
+from src.cifar10.micro_controller import MicroController
+
+tf = import_tensorflow()
 
 EVAL_BATCH_SIZE = 100  # hard-coded in the original
 CONTROLLER_LSTM_SIZE = 64
@@ -74,6 +86,37 @@ def check_flags(c) -> None:
         raise ConfigError(f"--child_cutout_size={c.child_cutout_size}: expected 1..32")
 
 
+def parse_fixed_arc(c):
+    """--child_fixed_arc decoded for the child of --search_for (None when searching)."""
+    if c.child_fixed_arc is None:
+        return None
+    if c.search_for == "micro":
+        return codec.parse_micro_arc(c.child_fixed_arc, num_cells=c.child_num_cells,
+                                     num_ops=c.child_num_branches, source="--child_fixed_arc")
+    return list(codec.parse_macro_arc(c.child_fixed_arc, num_layers=c.child_num_layers,
+                                      num_ops=c.child_num_branches,
+                                      source="--child_fixed_arc").ints)
+
+
+def build_child(c, num_classes: int):
+    """The child network main.py's flags `c` build: the micro child (shared-weight when
+    searching, else --child_fixed_arc's cells) or the macro one. Static checks and tests build
+    the scripts' networks here too."""
+    if c.search_for == "micro":
+        return MicroChild(
+            num_layers=c.child_num_layers, out_filters=c.child_out_filters,
+            num_cells=c.child_num_cells, num_branches=c.child_num_branches,
+            num_classes=num_classes, keep_prob=c.child_keep_prob,
+            drop_path_keep_prob=c.child_drop_path_keep_prob,
+            use_aux_heads=c.child_use_aux_heads, fixed_arc=parse_fixed_arc(c),
+            search_eval_training=not c.child_search_eval_inference)
+    return GeneralChild(
+        num_layers=c.child_num_layers, out_filters=c.child_out_filters,
+        num_branches=c.child_num_branches, num_classes=num_classes,
+        keep_prob=c.child_keep_prob, fixed_arc=parse_fixed_arc(c),
+        fixed_separable=c.child_fixed_separable, out_filters_scale=c.child_out_filters_scale)
+
+
 def print_user_flags(values: dict, log, line_limit: int = 80) -> None:
     log("-" * line_limit)
     for name in sorted(values):
@@ -85,9 +128,6 @@ class Run:
     """Everything one invocation of main.py builds, and its loop."""
 
     def __init__(self, values: dict):
-        import tensorflow as tf
-
-        self.tf = tf
         self.flags = values
         c = self.c = _Namespace(values)
         check_flags(c)
@@ -105,7 +145,7 @@ class Run:
         if c.deterministic:
             tf.config.experimental.enable_op_determinism()
 
-        self.profile = profile_mod.current_profile()
+        self.profile = current_profile()
         data_name = DATASET_NAMES[c.dataset]
         self.data_path = resolve_data_path(c.data_path or None, data_name, self.profile,
                                            "--data_path")
@@ -136,8 +176,6 @@ class Run:
     # ------------------------------------------------------------------ building
 
     def _prepare_output_dir(self) -> Path:
-        from nasrepro.rundir import prepare_output_dir
-
         path = Path(self.c.output_dir).expanduser().resolve()
         print("-" * 80)
         if not path.exists():
@@ -147,38 +185,17 @@ class Run:
         return prepare_output_dir(path, reset=self.c.reset_output_dir)
 
     def _build_models(self) -> None:
-        from nasrepro.tf.optimizers import NesterovMomentum
-
         c = self.c
-        fixed_arc = None
-        if not self.search:
-            fixed_arc = self._parse_fixed_arc()
         self.log("-" * 80)
         self.log("Build model child")
+        self.child = build_child(c, self.num_classes)
         if c.search_for == "micro":
-            from nasrepro.tf.micro_child import MicroChild
-
-            self.child = MicroChild(
-                num_layers=c.child_num_layers, out_filters=c.child_out_filters,
-                num_cells=c.child_num_cells, num_branches=c.child_num_branches,
-                num_classes=self.num_classes, keep_prob=c.child_keep_prob,
-                drop_path_keep_prob=c.child_drop_path_keep_prob,
-                use_aux_heads=c.child_use_aux_heads, fixed_arc=fixed_arc,
-                search_eval_training=not c.child_search_eval_inference)
             variables = list(self.child.main_variables)
             if c.child_use_aux_heads:
                 self.log("Using aux_head at layer {}".format(self.child.aux_head_layer))
                 if c.child_train_aux_head:
                     variables += list(self.child.aux_head_variables)
         else:
-            from src.cifar10.general_child import GeneralChild
-
-            self.child = GeneralChild(
-                num_layers=c.child_num_layers, out_filters=c.child_out_filters,
-                num_branches=c.child_num_branches, num_classes=self.num_classes,
-                keep_prob=c.child_keep_prob, fixed_arc=fixed_arc,
-                fixed_separable=c.child_fixed_separable,
-                out_filters_scale=c.child_out_filters_scale)
             variables = list(self.child.trainable_variables)
         self.train_variables = variables
         # What the original's line counted: trainable child variables, aux head left out.
@@ -192,35 +209,17 @@ class Run:
         if self.search:
             self._build_controller()
 
-    def _parse_fixed_arc(self):
-        from nasrepro.archs import enas as codec
-
-        c = self.c
-        if c.search_for == "micro":
-            return codec.parse_micro_arc(c.child_fixed_arc, num_cells=c.child_num_cells,
-                                         num_ops=c.child_num_branches,
-                                         source="--child_fixed_arc")
-        return list(codec.parse_macro_arc(c.child_fixed_arc, num_layers=c.child_num_layers,
-                                          num_ops=c.child_num_branches,
-                                          source="--child_fixed_arc").ints)
-
     def _build_controller(self) -> None:
-        from nasrepro.tf.reinforce import ReinforceTrainer
-
         c = self.c
         self.log("-" * 80)
         self.log("Build controller")
         if c.search_for == "micro":
-            from src.cifar10.micro_controller import MicroController
-
             self.controller = MicroController(
                 num_cells=c.child_num_cells, num_branches=c.child_num_branches,
                 lstm_size=CONTROLLER_LSTM_SIZE, tanh_constant=c.controller_tanh_constant,
                 op_tanh_reduce=c.controller_op_tanh_reduce,
                 temperature=c.controller_temperature)
         else:
-            from src.cifar10.general_controller import GeneralController
-
             self.controller = GeneralController(
                 num_layers=c.child_num_layers, num_branches=c.child_num_branches,
                 lstm_size=CONTROLLER_LSTM_SIZE, tanh_constant=c.controller_tanh_constant,
@@ -245,10 +244,7 @@ class Run:
     # ------------------------------------------------------------------ compiled steps
 
     def _compile(self) -> None:
-        tf = self.tf
         c, child, gen = self.c, self.child, self.generator
-        from nasrepro.tf.training import (clip_each_by_norm, count_correct, global_norm,
-                                          l2_sum_of_squares, sparse_softmax_ce)
 
         sample = (lambda: self.controller.sample(gen)["arc"]) if self.search else (lambda: None)
         train_vars = self.train_variables
@@ -313,9 +309,7 @@ class Run:
         return staircase_lr(epoch, c.child_lr, c.child_lr_dec_rate, c.child_lr_dec_every)
 
     def run(self) -> dict:
-        from nasrepro.tf.cifar_input import train_batches
-
-        tf, c = self.tf, self.c
+        c = self.c
         restored = self.checkpointer.restore_latest()
         start_epoch = int(self.step.numpy()) // self.num_train_batches
         if restored:
@@ -419,8 +413,6 @@ class Run:
         return row
 
     def evaluate(self, split: str, global_step: int) -> float:
-        from nasrepro.tf.cifar_input import eval_batches
-
         correct = 0
         for images, labels in eval_batches(self.images[split], self.labels[split],
                                            EVAL_BATCH_SIZE):
@@ -432,30 +424,28 @@ class Run:
 
     # ------------------------------------------------------------------ outputs
 
-    def _write_outputs(self, final: bool, last=None):
-        from nasrepro.plots import plot_metrics
+    def _curves(self) -> CurvesPlot:
+        c = self.c
+        if self.search:
+            return CurvesPlot("metrics.csv", "search_progress.png",
+                              (("controller reward (minibatch accuracy)",
+                                ("ctrl_reward", "ctrl_baseline", "valid_acc")),
+                               ("controller entropy", ("ctrl_entropy",))),
+                              title=f"ENAS {c.search_for} search")
+        return CurvesPlot("metrics.csv", "learning_curve.png",
+                          (("accuracy", ("train_acc", "test_acc")), ("loss", ("train_loss",))),
+                          title=f"ENAS {c.search_for} fixed architecture")
 
+    def _write_outputs(self, final: bool, last=None):
         c = self.c
         best = self.arcs.best("sample", "val_acc") if self.search else None
         if best is not None:
             atomic_write_text(self.out_dir / "best_arc.txt", best["arc"] + "\n")
             atomic_write_text(self.out_dir / "best_arc.json", json.dumps(best, indent=1) + "\n")
-        if self.search:
-            plot_metrics(self.out_dir / "metrics.csv", self.out_dir / "search_progress.png",
-                         [("controller reward (minibatch accuracy)",
-                           ["ctrl_reward", "ctrl_baseline", "valid_acc"]),
-                          ("controller entropy", ["ctrl_entropy"])],
-                         title=f"ENAS {c.search_for} search")
-        else:
-            plot_metrics(self.out_dir / "metrics.csv", self.out_dir / "learning_curve.png",
-                         [("accuracy", ["train_acc", "test_acc"]), ("loss", ["train_loss"])],
-                         title=f"ENAS {c.search_for} fixed architecture")
         if not final:
+            self._curves().draw(self.out_dir)
             return None
         if best is not None and c.search_for == "micro":
-            from nasrepro.archs import enas as codec
-            from nasrepro.archs.cell_plot import plot_micro_cells
-
             plot_micro_cells(codec.parse_micro_arc(best["arc"], num_cells=c.child_num_cells),
                              self.out_dir / "best_arc.png",
                              title=f"best sampled cells (val_acc {best['val_acc']:.4f})")
@@ -468,13 +458,10 @@ class Run:
         if self.search:
             notes = ("search run: errors are those of the shared-weight child on sampled "
                      "architectures; best_arc.txt holds the best sampled architecture")
-        record = results_record(
-            system="ENAS", script="src/cifar10/main.py", profile=self.profile,
-            dataset_name=c.dataset, dataset_fingerprint=dataset_fingerprint(self.data_dir),
-            metrics=metrics, config=self.flags, arch=arch,
-            job=os.environ.get("NASREPRO_JOB"), started=self.timer, run_dir=self.out_dir,
-            notes=notes)
-        write_results(self.out_dir / "results.json", record)
+        record = finish_run(self.out_dir, system="ENAS", script="src/cifar10/main.py",
+                            dataset=c.dataset, data_path=self.data_dir, metrics=metrics,
+                            config=self.flags, arch=arch, started=self.timer, notes=notes,
+                            plots=[self._curves()])
         self.log("Wrote {}".format(self.out_dir / "results.json"))
         return record
 

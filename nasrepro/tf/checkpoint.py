@@ -1,79 +1,16 @@
-"""Checkpoints written so that a crash never destroys the previous copy.
-
-Writes go through nasrepro.atomic (temporary file, fsync, rename). torch and tensorflow are
-imported inside the functions that need them, so TensorFlow scripts do not load torch and vice
-versa."""
+"""TensorFlow checkpoints written so that a kill mid-save cannot lose the last one."""
 import os
 import re
 from pathlib import Path
 from typing import Optional
 
-from .atomic import atomic_write_text, atomic_write_with
-from .errors import NasreproError
+import tensorflow as tf
+
+from ..atomic import atomic_write_text
+from ..runs.checkpoint import CheckpointError
 
 TF_POINTER_FILE = "checkpoint"
 
-
-class CheckpointError(NasreproError, ValueError):
-    """A checkpoint is missing, unreadable or does not hold what was expected."""
-
-
-def save_checkpoint(state: dict, path) -> Path:
-    """torch.save `state` to `path` atomically; a failed save leaves the previous file intact."""
-    import torch
-
-    return atomic_write_with(path, lambda f: torch.save(state, f))
-
-
-def load_checkpoint(path, map_location="cpu", weights_only: bool = True) -> dict:
-    """torch.load a checkpoint, with a clear error when it is missing or corrupt.
-
-    `weights_only=True` refuses arbitrary pickled objects (numpy RNG states, argparse
-    namespaces); pass False for checkpoints this project wrote itself."""
-    import pickle
-
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        found = "a directory" if path.is_dir() else "nothing"
-        raise CheckpointError(f"{path}: no checkpoint here (expected a file written by "
-                              f"save_checkpoint, found {found})")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=weights_only)
-    except pickle.UnpicklingError as err:
-        if weights_only and "Weights only load failed" in str(err):
-            raise CheckpointError(f"{path}: holds objects other than tensors and plain "
-                                  "containers; load it with weights_only=False if you trust "
-                                  "its source") from None
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({err})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, probably truncated "
-                              f"or corrupt ({type(err).__name__}: {err})") from None
-
-
-def latest_checkpoint(directory, pattern: str = "*.pt") -> Optional[Path]:
-    """The checkpoint to resume from in `directory`, or None when there is none.
-
-    Among files matching `pattern` (temporary files are skipped), the one whose name carries
-    the largest number (e.g. checkpoint-12.pt over checkpoint-9.pt); files without a number
-    rank by modification time, after numbered ones."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return None
-    candidates = [p for p in directory.glob(pattern)
-                  if p.is_file() and not p.name.startswith(".")]
-    if not candidates:
-        return None
-
-    def rank(p: Path):
-        numbers = re.findall(r"\d+", p.stem)
-        return (1, int(numbers[-1]), p.stat().st_mtime) if numbers else (0, 0, p.stat().st_mtime)
-
-    return max(candidates, key=rank)
-
-
-# ---------------------------------------------------------------- TensorFlow
 
 class TFCheckpointer:
     """Saves a tf.train.Checkpoint under `directory` so a kill mid-save cannot lose the last one.
@@ -83,8 +20,6 @@ class TFCheckpointer:
     checkpoints beyond `max_to_keep` are deleted after the pointer has moved."""
 
     def __init__(self, directory, max_to_keep: int = 2, checkpoint=None, **trackables):
-        import tensorflow as tf
-
         if checkpoint is None and not trackables:
             raise CheckpointError("TFCheckpointer needs a tf.train.Checkpoint or objects to track")
         if max_to_keep < 1:
@@ -106,8 +41,6 @@ class TFCheckpointer:
 
     def latest(self) -> Optional[str]:
         """The prefix of the newest complete checkpoint, or None."""
-        import tensorflow as tf
-
         return tf.train.latest_checkpoint(str(self.directory))
 
     def save(self, step: int) -> str:

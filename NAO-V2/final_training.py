@@ -1,46 +1,35 @@
-"""NAO-V2's own helpers: the balanced architecture sampler, the original log lines, and the
-epoch loop that train_cifar.py and train_imagenet.py share (resume, checkpoints, metrics).
+"""What train_cifar.py and train_imagenet.py share: the network their flags describe, the flags
+both add to the original's, and the epoch loop (resume from checkpoint.pt, train, evaluate after
+every epoch, checkpoint, metrics.csv).
 
-Generic pieces (train/evaluate epochs, DDP, checkpoint state, data) live in nasrepro."""
+Generic pieces (train/evaluate epochs, DDP, checkpoint state) live in nasrepro.torch."""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
-
-from nasrepro.errors import ConfigError
-from nasrepro.metrics_csv import MetricsCSV
-from nasrepro.torch.classifier_loop import evaluate, train_epoch
+from nasrepro.archs.nao import PUBLISHED_NAONET_V2, parse_nao_arch
 from nasrepro.complexity.torch_count import count_params
+from nasrepro.runs.metrics_csv import MetricsCSV
+from nasrepro.torch.classifier_loop import evaluate, train_epoch
 from nasrepro.torch.distributed import DistInfo, barrier, wrap_model
 from nasrepro.torch.sync_batchnorm import convert_sync_batchnorm
 from nasrepro.torch.training_state import resume_training_state, save_training_state
 
-# The original's logging: '%(asctime)s %(message)s' with a 12-hour clock.
-LOG_FORMAT = "%(asctime)s %(message)s"
-LOG_DATEFMT = "%m/%d %I:%M:%S %p"
+
+def training_steps(args, num_train_images: int) -> int:
+    """The global steps of the whole run, the horizon of the drop-path schedule."""
+    return -(-num_train_images // args.batch_size) * args.epochs
 
 
-class BalancedSampler:
-    """Draws one whole architecture per mini-batch, with probability proportional to its
-    weight (NAO-V2: the architecture's parameter count, so big networks get the updates their
-    size needs; 'balanced' training). Weights must be positive."""
-
-    def __init__(self, weights: Sequence[float], rng: np.random.Generator):
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.ndim != 1 or len(weights) == 0:
-            raise ConfigError("balanced sampling needs a non-empty list of weights")
-        if not np.all(np.isfinite(weights)) or np.any(weights <= 0):
-            bad = int(np.flatnonzero(~(np.isfinite(weights) & (weights > 0)))[0])
-            raise ConfigError(f"balanced sampling: weight {bad} is {weights[bad]}, expected a "
-                              "positive number")
-        self.probabilities = weights / weights.sum()
-        self.rng = rng
-
-    def sample(self) -> int:
-        return int(self.rng.choice(len(self.probabilities), p=self.probabilities))
+def build_final_network(network_class, args, classes: int, steps: int):
+    """`network_class` (NASNetworkCIFAR or NASNetworkImageNet) as train_cifar.py's and
+    train_imagenet.py's flags describe it; --arch defaults to NAONet-V2."""
+    arch = parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
+    return network_class(classes, args.layers, args.nodes, args.channels, args.keep_prob,
+                         args.drop_path_keep_prob, args.use_aux_head, steps, arch,
+                         drop_path_rule=args.drop_path_rule)
 
 
 def add_new_training_flags(parser, num_workers: int) -> None:
@@ -113,18 +102,3 @@ def run_final_training(*, args, info: DistInfo, model, forward: Callable, optimi
         last = evaluate(forward, model, valid_loader, eval_criterion, info)
         log_valid(last)
     return {"last": last, "best_acc_top1": best, "resumed_from": start if resumed else None}
-
-
-def check_positive(args, *names) -> None:
-    """Flags that must be positive numbers."""
-    for name in names:
-        value = getattr(args, name)
-        if value is None or value <= 0:
-            raise ConfigError(f"--{name}={value}: expected a positive number")
-
-
-def check_probability(args, *names) -> None:
-    for name in names:
-        value = getattr(args, name)
-        if not 0.0 < value <= 1.0:
-            raise ConfigError(f"--{name}={value}: expected a keep probability in (0, 1]")

@@ -11,6 +11,11 @@ from typing import Optional
 
 _MARK = "_nasrepro_handler"
 
+# NAO, NAO-WS and NAO-V2 log '%(asctime)s %(message)s' with a 12-hour clock
+# (renqianluo/NAO_pytorch, NAO_V2/train_search.py: logging.basicConfig).
+NAO_LOG_FORMAT = "%(asctime)s %(message)s"
+NAO_LOG_DATEFMT = "%m/%d %I:%M:%S %p"
+
 
 class _CurrentStdoutHandler(logging.StreamHandler):
     """Writes to whatever sys.stdout is at emit time (pytest and tee wrappers replace it)."""

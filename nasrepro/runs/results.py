@@ -6,15 +6,11 @@ import json
 import numbers
 from pathlib import Path
 
-from .atomic import atomic_write_text
-from .errors import ResultsError
-from .profile import PROFILES
+from ..atomic import atomic_write_text
+from ..errors import ResultsError
+from ..systems import PROFILES, SYSTEMS
 
 SCHEMA_VERSION = 1
-
-# The paper systems; "test" marks records the test suite writes.
-PAPER_SYSTEMS = ("ENAS", "NAO", "NAO-WS", "NAO-V2", "GAEA-ImageNet", "ASHA-DARTS")
-SYSTEMS = PAPER_SYSTEMS + ("test",)
 
 # Final metrics, by name and unit. Errors and accuracies are percentages (0-100).
 METRICS = {

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .atomic import atomic_write_text
-from .errors import DataError
+from ..atomic import atomic_write_text
+from ..errors import DataError
 
 
 class ArchLog:

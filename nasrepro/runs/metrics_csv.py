@@ -4,8 +4,8 @@ import io
 from pathlib import Path
 from typing import Optional
 
-from .atomic import atomic_write_text
-from .errors import DataError, ResultsError
+from ..atomic import atomic_write_text
+from ..errors import DataError, ResultsError
 
 EPOCH = "epoch"
 

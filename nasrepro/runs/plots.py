@@ -3,7 +3,7 @@ import csv
 import io
 from pathlib import Path
 
-from .atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 
 def read_columns(csv_path) -> dict:

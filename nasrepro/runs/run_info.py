@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 from typing import Optional, Union
 
-from .paths import REPO_ROOT
-from .profile import current_profile
+from ..environment import REPO_ROOT, current_job, current_profile
 from .results import SCHEMA_VERSION, validate_results
 
 
@@ -78,15 +77,15 @@ class Timer:
         return self.seconds / 60.0
 
 
-def results_record(system: str, script: str, profile: Optional[str], dataset_name: str,
-                   dataset_fingerprint: str, metrics: dict, config, arch=None,
-                   job: Optional[str] = None, started: Union[Timer, float, None] = None,
+def results_record(system: str, script: str, dataset_name: str, dataset_fingerprint: str,
+                   metrics: dict, config, arch=None, started: Union[Timer, float, None] = None,
                    run_dir=None, notes: Optional[str] = None) -> dict:
-    """A complete, validated results.json record; write it with results.write_results.
+    """A complete, validated results.json record; write it with results.write_results (or let
+    finish.finish_run do both).
 
-    `profile=None` takes the process's profile (NASREPRO_PROFILE); `config` may be a dict or
-    an argparse.Namespace; `started` is a Timer or a time.time() value (wall_time_s is
-    measured up to now; 0 when not given)."""
+    The profile and the `make` job are the process's (NASREPRO_PROFILE, NASREPRO_JOB);
+    `config` may be a dict or an argparse.Namespace; `started` is a Timer or a time.time()
+    value (wall_time_s is measured up to now; 0 when not given)."""
     if isinstance(started, Timer):
         wall = started.seconds
     elif started is not None:
@@ -99,7 +98,7 @@ def results_record(system: str, script: str, profile: Optional[str], dataset_nam
         "schema_version": SCHEMA_VERSION,
         "system": system,
         "script": str(script),
-        "profile": profile if profile is not None else current_profile(),
+        "profile": current_profile(),
         "dataset": {"name": dataset_name, "fingerprint": dataset_fingerprint},
         "metrics": {name: _number(value) for name, value in metrics.items()},
         "config": config,
@@ -110,6 +109,7 @@ def results_record(system: str, script: str, profile: Optional[str], dataset_nam
     }
     if arch is not None:
         record["arch"] = arch
+    job = current_job()
     if job is not None:
         record["job"] = job
     if run_dir is not None:

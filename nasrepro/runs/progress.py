@@ -2,20 +2,19 @@
 
 Logs and tee'd output never see them (a bar is not a logging record and a pipe is not a
 terminal). NASREPRO_PROGRESS=1 or 0 forces bars on or off."""
-import os
 import sys
 from typing import Iterable, Optional
 
 from tqdm import tqdm
 
-ENV_VAR = "NASREPRO_PROGRESS"
+from ..environment import progress_forced
 
 
 def progress_enabled() -> bool:
     """Whether bars are drawn: NASREPRO_PROGRESS if set, else whether stderr is a terminal."""
-    forced = os.environ.get(ENV_VAR, "").strip()
-    if forced in ("0", "1"):
-        return forced == "1"
+    forced = progress_forced()
+    if forced is not None:
+        return forced
     stream = sys.stderr
     return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
 

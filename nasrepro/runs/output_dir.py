@@ -1,13 +1,13 @@
 """Output directories: where a run writes its log, results, checkpoints and metrics.
 
 A script run by hand writes where its flags say (the originals' defaults); a `make` job writes
-under runs/<system>/<job>-<profile>/ (DESIGN.md "Runs and results")."""
+under runs/<system>/<job>-<profile>/ (README.md; nasrepro/environment.py)."""
 import shutil
 from pathlib import Path
 
-from .errors import ConfigError
-from .paths import REPO_ROOT, runs_dir
-from .results import PROFILES, SYSTEMS
+from ..errors import ConfigError
+from ..environment import REPO_ROOT, runs_dir
+from ..systems import PROFILES, SYSTEMS
 
 
 def prepare_output_dir(path, reset: bool = False) -> Path:
