@@ -10,13 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from nasrepro.runs import run_info as runinfo
 from nasrepro.errors import ConfigError, DataError, ResultsError
+from nasrepro.runs import run_info as runinfo
+from nasrepro.runs.finish import CurvesPlot, finish_run
 from nasrepro.runs.logs import close_logging, setup_logging
 from nasrepro.runs.metrics_csv import MetricsCSV
+from nasrepro.runs.output_dir import job_run_dir, prepare_output_dir
 from nasrepro.runs.progress import progress
 from nasrepro.runs.results import read_results, write_results
-from nasrepro.runs.output_dir import job_run_dir, prepare_output_dir
 from nasrepro.seeding import seed_everything
 
 # ---------------------------------------------------------------- output directories
@@ -308,6 +309,30 @@ def test_results_record_fills_the_schema_and_round_trips(tmp_path, monkeypatch):
     assert back["arch"] == "0 1 0 4" and back["job"] == "train"
     with pytest.raises(ResultsError, match="unknown metric 'acc'"):
         runinfo.results_record("ENAS", "main.py", "d", "f", {"acc": 1.0}, {})
+
+def test_finish_run_draws_its_plots_then_writes_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASREPRO_PROFILE", "mini")
+    monkeypatch.delenv("NASREPRO_JOB", raising=False)
+    metrics = MetricsCSV(tmp_path / "metrics.csv")
+    for epoch, loss in ((1, 2.0), (2, 1.5)):
+        metrics.write({"epoch": epoch, "train_loss": loss})
+    curves = CurvesPlot("metrics.csv", "learning_curve.png", (("loss", ("train_loss",)),),
+                        title="demo")
+    record = finish_run(tmp_path, system="test", script="demo.py", dataset="CIFAR-10",
+                        data_path=tmp_path / "no-such-data", metrics={"accuracy_pct": 50.0},
+                        config={"epochs": 2}, started=runinfo.Timer(), plots=[curves])
+    assert (tmp_path / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    saved = read_results(tmp_path / "results.json")
+    assert saved == record and "job" not in saved  # a script run by hand has no job
+    assert saved["profile"] == "mini" and saved["dataset"]["fingerprint"] == "unknown"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "batch").write_bytes(b"1234")
+    monkeypatch.setenv("NASREPRO_JOB", "demo-job")
+    again = finish_run(tmp_path, system="test", script="demo.py", dataset="CIFAR-10",
+                       data_path=data, metrics={}, config={}, started=None)
+    assert again["job"] == "demo-job" and again["dataset"]["fingerprint"].startswith("sha256:")
+
 
 # ---------------------------------------------------------------- TensorBoard
 

@@ -4,7 +4,7 @@ import pytest
 
 from nasrepro.errors import ConfigError
 from nasrepro.environment import REPO_ROOT
-from nasrepro.shell_flags import read_script_flags
+from nasrepro.shell_flags import read_script_flags, script_argv
 
 
 def test_variables_arrays_defaults_and_computed_values(tmp_path):
@@ -38,3 +38,19 @@ def test_a_script_without_python_is_an_error(tmp_path):
     script.write_text("echo hi\n")
     with pytest.raises(ConfigError, match="no python command found"):
         read_script_flags(script)
+
+
+def test_script_argv_is_what_the_py_file_gets_without_launcher_or_computed_values(tmp_path):
+    script = tmp_path / "run.sh"
+    script.write_text(
+        '#!/bin/bash\n'
+        'source "$(dirname "${BASH_SOURCE[0]}")/env.sh" torch\n'
+        'N=${N:-4}\n'
+        'B=$((128 * N))\n'
+        'ARGS=(--arch="1 2" --batch=$B --flag "$@")\n'
+        '"$PYTHON" -m torch.distributed.run --nproc=$N train.py "${ARGS[@]}" --last=x "$@"\n')
+    assert script_argv(script) == ["--arch=1 2", "--flag", "--last=x"]
+    assert read_script_flags(script)["nproc"] == "4"
+    four = script_argv(REPO_ROOT / "NAO-V2" / "train_NAONet_V2_imagenet_4cards.sh")
+    assert "--channels=52" in four and "--use_aux_head" in four
+    assert not any(a.startswith(("--batch_size", "--lr=", "--nproc")) for a in four)
