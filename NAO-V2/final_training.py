@@ -23,10 +23,15 @@ def training_steps(args, num_train_images: int) -> int:
     return -(-num_train_images // args.batch_size) * args.epochs
 
 
+def network_arch(args):
+    """--arch, checked (NAONet-V2 when not given)."""
+    return parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
+
+
 def build_final_network(network_class, args, classes: int, steps: int):
     """`network_class` (NASNetworkCIFAR or NASNetworkImageNet) as train_cifar.py's and
-    train_imagenet.py's flags describe it; --arch defaults to NAONet-V2."""
-    arch = parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
+    train_imagenet.py's flags describe it."""
+    arch = network_arch(args)
     return network_class(classes, args.layers, args.nodes, args.channels, args.keep_prob,
                          args.drop_path_keep_prob, args.use_aux_head, steps, arch,
                          drop_path_rule=args.drop_path_rule)

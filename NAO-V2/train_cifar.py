@@ -18,10 +18,9 @@ ensure_project_python(__file__, needs=("torch", "torchvision"))
 import torch
 from torch import nn
 
-from final_training import (add_new_training_flags, build_final_network, prepare_network,
-                            run_final_training, training_steps)
+from final_training import (add_new_training_flags, build_final_network, network_arch,
+                            prepare_network, run_final_training, training_steps)
 from model import NASNetworkCIFAR
-from nasrepro.archs.nao import PUBLISHED_NAONET_V2, parse_nao_arch
 from nasrepro.data.cifar import CIFAR10_MEAN, CIFAR10_STD, read_cifar
 from nasrepro.data.locate import resolve_data_path
 from nasrepro.data.torch_datasets import (ArrayImageDataset, SeededAugmentation,
@@ -102,7 +101,7 @@ def train(args) -> int:
     check_args(args)
     timer = Timer()
     info = init_distributed()
-    parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
+    network_arch(args)  # a bad --arch stops before the data is read
     out_dir = prepare_output_dir(args.output_dir)
     log = setup_logging(out_dir / "train.log" if info.is_main else None, fmt=NAO_LOG_FORMAT,
                         datefmt=NAO_LOG_DATEFMT, logger_name="naov2", stdout=info.is_main)

@@ -20,10 +20,9 @@ ensure_project_python(__file__, needs=("torch", "torchvision"))
 import torch
 from torch import nn
 
-from final_training import (add_new_training_flags, build_final_network, prepare_network,
-                            run_final_training, training_steps)
+from final_training import (add_new_training_flags, build_final_network, network_arch,
+                            prepare_network, run_final_training, training_steps)
 from model import NASNetworkImageNet
-from nasrepro.archs.nao import PUBLISHED_NAONET_V2, parse_nao_arch
 from nasrepro.data.imagenet import (imagenet_splits, imagenet_train_transform,
                                     imagenet_valid_transform)
 from nasrepro.data.locate import resolve_data_path
@@ -122,7 +121,7 @@ def data_root(args) -> Path:
 def train(args) -> int:
     check_args(args)
     timer = Timer()
-    parse_nao_arch(args.arch or PUBLISHED_NAONET_V2, nodes=args.nodes, source="--arch")
+    network_arch(args)  # a bad --arch stops before the data is read
     root = data_root(args)
     if args.preflight:
         processes = int(os.environ.get("NPROC", "1"))

@@ -26,13 +26,13 @@ def check_value(ok: bool, owner: str, name: str, value, expected: str) -> None:
         raise ConfigError(f"{owner} {name}={value!r}: expected {expected}")
 
 
-def check_positive(args, *names) -> None:
-    """Raise ConfigError "--<name>=<value>: expected a positive number" for the first flag of
-    `names` (attributes of `args`) that is missing or not positive."""
+def check_positive(args, *names, expected: str = "a positive number") -> None:
+    """Raise ConfigError "--<name>=<value>: expected <expected>" for the first flag of `names`
+    (attributes of `args`) that is missing or not positive."""
     for name in names:
         value = getattr(args, name)
         if value is None or value <= 0:
-            raise ConfigError(f"--{name}={value}: expected a positive number")
+            raise ConfigError(f"--{name}={value}: expected {expected}")
 
 
 def check_probability(args, *names) -> None:

@@ -100,30 +100,27 @@ class Registry:
 
     def checks_from(self, modules) -> list:
         """(claim id, function) of every check defined in `modules`, in module order."""
-        return [(claim_id, fn) for file in _files(modules)
-                for (defined_in, claim_id), fn in self.checks.items() if defined_in == file]
+        return _declared_in(self.checks, modules)
 
     def networks_from(self, modules) -> list:
         """Every paper network declared in `modules`, in module order."""
-        return [net for file in _files(modules)
-                for (defined_in, _), net in self.networks.items() if defined_in == file]
+        return [net for _, net in _declared_in(self.networks, modules)]
 
 
-def _files(modules) -> list:
-    return [str(Path(m.__file__).resolve()) for m in modules]
+def _declared_in(table: dict, modules) -> list:
+    """(name, entry) of a (file, name) -> entry table, for the files of `modules`, in order."""
+    files = [str(Path(m.__file__).resolve()) for m in modules]
+    return [(name, entry) for file in files
+            for (defined_in, name), entry in table.items() if defined_in == file]
 
 
 REGISTRY = Registry()
 static_check = REGISTRY.static_check
 
 
-def paper_network(name: str, framework: str, build: Callable, train_forward: Callable,
-                  tiny_input: tuple, classes: int, params_claim: Optional[str] = None,
-                  params_exclude: tuple = ("auxiliary",), description: str = "") -> PaperNetwork:
-    """Declare a paper network (see PaperNetwork)."""
-    return REGISTRY.paper_network(PaperNetwork(name, framework, build, train_forward,
-                                               tuple(tiny_input), classes, params_claim,
-                                               tuple(params_exclude), description))
+def paper_network(*fields, **named_fields) -> PaperNetwork:
+    """Declare a paper network: PaperNetwork's fields, registered."""
+    return REGISTRY.paper_network(PaperNetwork(*fields, **named_fields))
 
 
 def system_check_files(systems=PAPER_SYSTEMS) -> list:

@@ -17,7 +17,7 @@ from nasrepro.atomic import atomic_write_text
 from nasrepro.complexity.tf_count import count_params
 from nasrepro.data.locate import resolve_data_path
 from nasrepro.environment import current_profile
-from nasrepro.errors import ConfigError
+from nasrepro.errors import ConfigError, check_positive
 from nasrepro.runs.arch_log import ArchLog
 from nasrepro.runs.finish import CurvesPlot, finish_run
 from nasrepro.runs.logs import setup_logging
@@ -56,11 +56,10 @@ def check_flags(c) -> None:
         raise ConfigError(f"--data_format={c.data_format}: expected NHWC or NCHW")
     if not c.output_dir:
         raise ConfigError("--output_dir is empty; pass a folder for the log and checkpoints")
-    for name in ("batch_size", "num_epochs", "child_num_layers", "child_out_filters",
-                 "child_num_cells", "child_num_branches", "log_every", "eval_every_epochs",
-                 "controller_train_every", "controller_train_steps", "controller_num_aggregate"):
-        if getattr(c, name) is None or getattr(c, name) < 1:
-            raise ConfigError(f"--{name}={getattr(c, name)}: expected a positive integer")
+    check_positive(c, "batch_size", "num_epochs", "child_num_layers", "child_out_filters",
+                   "child_num_cells", "child_num_branches", "log_every", "eval_every_epochs",
+                   "controller_train_every", "controller_train_steps",
+                   "controller_num_aggregate", expected="a positive integer")
     if not 0.0 < c.child_keep_prob <= 1.0 or not 0.0 < c.child_drop_path_keep_prob <= 1.0:
         raise ConfigError("--child_keep_prob and --child_drop_path_keep_prob must be in (0, 1]")
     if c.child_lr_cosine and None in (c.child_lr_max, c.child_lr_min, c.child_lr_T_0,
