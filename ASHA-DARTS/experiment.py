@@ -31,7 +31,8 @@ from nasrepro.atomic import atomic_write_text
 from nasrepro.complexity.torch_count import count_params
 from nasrepro.errors import ConfigError, NasreproError
 from nasrepro.hpsearch import search_records
-from nasrepro.hpsearch.det_config import load_experiment_config
+from nasrepro.hpsearch.det_config import (find_config, load_experiment_config,
+                                          parse_with_overrides)
 from nasrepro.hpsearch.experiment import (SCHEDULERS, plan_lengths, run_search, run_single,
                                           write_config)
 from nasrepro.hpsearch.ray_engine import load_entrypoint
@@ -68,17 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv):
-    parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    overrides = []
-    for item in rest:
-        key, eq, value = item[2:].partition("=") if item.startswith("--") else ("", "", "")
-        if not eq or "." not in key:
-            parser.error(f"unrecognized argument {item!r}: config overrides are written "
-                         "--section.key=value (e.g. --searcher.max_trials=64)")
-        overrides.append(f"{key}={value}")
-    args.overrides = overrides
-    return args
+    return parse_with_overrides(build_parser(), argv)
 
 
 def architecture_overrides(path) -> list:
@@ -118,9 +109,7 @@ def check_architecture_space(config) -> None:
 
 
 def load_config(args):
-    path = Path(args.config)
-    if not path.is_absolute() and not path.exists() and (HERE / path).exists():
-        path = HERE / path
+    path = find_config(args.config, HERE)
     overrides = []
     if args.data:
         overrides.append(f"data.data_download_dir={Path(args.data).expanduser().resolve()}")

@@ -18,7 +18,8 @@ PINNED_PARAMS = {"enas-micro-final": 3_894_372, "enas-macro-final": 42_559_392}
 
 def test_every_system_with_static_checks_declares_its_networks():
     assert sorted(NETWORKS) == ["asha-const2020", "asha-const2021", "enas-macro-final",
-                                "enas-micro-final", "naov2-cifar", "naov2-imagenet"]
+                                "enas-micro-final", "gaea-imagenet", "naov2-cifar",
+                                "naov2-imagenet"]
     for net in NETWORKS.values():
         assert net.params_claim in CLAIMS and CLAIMS[net.params_claim].is_static, net.name
 

@@ -29,7 +29,7 @@ TOP_LEVEL_KEYS = (
     "hyperparameters", "resources", "scheduling_unit", "bind_mounts", "searcher", "entrypoint",
     "records_per_epoch", "checkpoint_storage", "environment", "max_restarts", "reproducibility",
     "optimizations", "labels", "workspace", "project", "profiling", "checkpoint_policy",
-    "perform_initial_validation",
+    "perform_initial_validation", "batches_per_step",
 )
 REQUIRED_TOP_LEVEL_KEYS = ("hyperparameters", "searcher", "entrypoint")
 
@@ -38,7 +38,13 @@ REQUIRED_TOP_LEVEL_KEYS = ("hyperparameters", "searcher", "entrypoint")
 SEARCHER_KEYS = (
     "name", "metric", "smaller_is_better", "max_length", "max_trials", "mode", "divisor",
     "max_rungs", "max_concurrent_trials", "source_trial_id", "source_checkpoint_uuid", "stop_once",
+    "max_steps",
 )
+
+# Determined up to 0.12 counted lengths in steps of `batches_per_step` batches (100 unless the
+# config says otherwise): `searcher.max_steps: 300` and `min_validation_period: 10` in the GAEA
+# example's configs (determined-ai/determined 208ee11c52).
+DEFAULT_BATCHES_PER_STEP = 100
 
 _SEARCHER_DEFAULTED = ("max_trials", "mode", "divisor", "max_rungs", "max_concurrent_trials")
 
@@ -108,9 +114,17 @@ class ExperimentConfig:
         """resources.slots_per_trial (GPUs per trial); 1 when not given."""
         return (self.raw.get("resources") or {}).get("slots_per_trial", 1)
 
+    def batches_per_step(self) -> int:
+        """batches_per_step of the old step-based configs; 100 when not given."""
+        return self.raw.get("batches_per_step", DEFAULT_BATCHES_PER_STEP)
+
     def min_validation_period(self) -> dict | None:
-        """The min_validation_period length (e.g. {"batches": 500}), or None."""
-        return self.raw.get("min_validation_period")
+        """The min_validation_period length (e.g. {"batches": 500}), or None. A bare number is
+        the old form, in steps: 10 -> {"batches": 10 * batches_per_step}."""
+        period = self.raw.get("min_validation_period")
+        if _is_int(period):
+            return {"batches": period * self.batches_per_step()}
+        return period
 
     def records_per_epoch(self) -> int | None:
         """records_per_epoch, needed only when a length is given in epochs; None when not given."""
@@ -153,6 +167,41 @@ def load_experiment_config(path, overrides=()) -> ExperimentConfig:
     config.entrypoint()
     _check_lengths(config)
     return config
+
+
+def overrides_from_flags(flags) -> list:
+    """Determined's --config overrides as command-line flags: ["--searcher.max_trials=64",
+    "--min_validation_period=2"] -> ["searcher.max_trials=64", "min_validation_period=2"].
+    A flag that is neither dotted nor a top-level config key is an error naming it."""
+    overrides = []
+    for item in flags:
+        key, eq, value = item[2:].partition("=") if item.startswith("--") else ("", "", "")
+        if not eq or ("." not in key and key not in TOP_LEVEL_KEYS):
+            raise ConfigError(f"unrecognized argument {item!r}: config overrides are written "
+                              "--section.key=value or --top_level_key=value (e.g. "
+                              "--searcher.max_trials=64)")
+        overrides.append(f"{key}={value}")
+    return overrides
+
+
+def parse_with_overrides(parser, argv):
+    """parser's arguments, plus `.overrides`: the remaining flags as config overrides (an
+    unknown flag is the parser's usage error)."""
+    args, rest = parser.parse_known_args(argv)
+    try:
+        args.overrides = overrides_from_flags(rest)
+    except ConfigError as err:
+        parser.error(str(err))
+    return args
+
+
+def find_config(name, folder) -> Path:
+    """A config named on the command line: as given, else in the paper folder `folder` (so
+    `python experiment.py const.yaml` works from anywhere)."""
+    path = Path(name)
+    if not path.is_absolute() and not path.exists() and (Path(folder) / path).exists():
+        return Path(folder) / path
+    return path
 
 
 def apply_overrides(raw: dict, overrides, source: str) -> dict:
@@ -321,6 +370,17 @@ def _parse_searcher(raw: dict, source: str) -> SearcherConfig:
     check_value(name in SEARCHERS, owner, "searcher.name", name,
                 f"one of {', '.join(SEARCHERS)} (Determined's other searchers (grid, pbt, ...) "
                 f"are not ported)")
+    batches_per_step = raw.get("batches_per_step", DEFAULT_BATCHES_PER_STEP)
+    check_value(_is_int(batches_per_step) and batches_per_step >= 1, owner, "batches_per_step",
+                batches_per_step, "an integer >= 1")
+    if "max_steps" in section:
+        # The old form: a length in steps (see DEFAULT_BATCHES_PER_STEP).
+        steps = section["max_steps"]
+        check_value("max_length" not in section, owner, "searcher.max_steps", steps,
+                    "no max_length beside it (max_steps is the old name of the length)")
+        check_value(_is_int(steps) and steps >= 1, owner, "searcher.max_steps", steps,
+                    "an integer >= 1 (steps of batches_per_step batches)")
+        section = {**section, "max_length": {"batches": steps * batches_per_step}}
     required = ("metric", "max_length") + (("max_trials",) if name != "single" else ())
     for key in required:
         if key not in section:

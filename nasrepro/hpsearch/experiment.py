@@ -1,6 +1,7 @@
 """`det experiment create <config.yaml> <model_dir>` without Determined: reads the experiment
-config, then trains one trial in this process (`searcher: single`) or runs the search on Ray Tune
-(`random`, `adaptive_asha`). Paper folders wrap this with their own CLI (ASHA-DARTS/experiment.py).
+config, then trains one trial (`searcher: single`; one process, or one per slot under torchrun,
+see launch.py) or runs the search on Ray Tune (`random`, `adaptive_asha`; one slot per trial).
+Paper folders wrap this with their own CLI (ASHA-DARTS/experiment.py, GAEA-ImageNet/experiment.py).
 
 Outputs in the output directory: config.yaml (the config as run), experiment.log, and
 - single: metrics.csv (one row per validation), checkpoint/ (resumable), learning_curve.png;
@@ -58,24 +59,29 @@ def write_config(config: ExperimentConfig, path) -> Path:
 
 
 def check_slots(config: ExperimentConfig) -> int:
+    """Searches run one slot per trial (a trial is one Ray Tune task)."""
     slots = int(config.slots_per_trial())
     if slots != 1:
-        raise ConfigError(f"{config.path}: resources.slots_per_trial={slots}: only 1 (one GPU per "
-                          "trial, what the example uses) is supported here")
+        raise ConfigError(f"{config.path}: resources.slots_per_trial={slots}: a search runs one "
+                          "slot (GPU) per trial here; only `searcher: single` trains on several")
     return slots
 
 
 # --- searcher: single --------------------------------------------------------------------------
 def run_single(config: ExperimentConfig, trial_cls, out_dir: Path, log: logging.Logger,
-               seed: int = 0) -> dict:
+               seed: int = 0, dist=None) -> dict:
     """Train the config's one trial to max_length, validating every min_validation_period and
-    at the end; checkpoint at each validation and resume from out_dir/checkpoint if present."""
+    at the end; checkpoint at each validation and resume from out_dir/checkpoint if present.
+
+    `dist` (nasrepro.torch.distributed.DistInfo): this process's place under torchrun, one
+    process per slot; only process 0 writes metrics.csv and shows progress."""
     import torch
 
+    from ..torch.distributed import DistInfo
     from .trial_context import TrialContext
     from .trial_controller import TrialController, has_checkpoint
 
-    check_slots(config)
+    dist = dist or DistInfo(device=torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     lengths = plan_lengths(config)
     hparams = config.constant_hparams()
     missing = [n for n in config.hyperparameters if n not in hparams]
@@ -84,7 +90,8 @@ def run_single(config: ExperimentConfig, trial_cls, out_dir: Path, log: logging.
                           f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''} are searched "
                           "(use searcher adaptive_asha or random)")
     torch.manual_seed(seed)
-    context = TrialContext(hparams, config.raw.get("data"), 1, seed=seed, source=config.path)
+    context = TrialContext(hparams, config.raw.get("data"), int(config.slots_per_trial()),
+                           seed=seed, source=config.path, dist=dist)
     controller = TrialController(trial_cls, context)
     checkpoint_dir = out_dir / "checkpoint"
     if has_checkpoint(checkpoint_dir):
@@ -93,11 +100,14 @@ def run_single(config: ExperimentConfig, trial_cls, out_dir: Path, log: logging.
     period = lengths.validation_period or lengths.max_length
     points = list(range(period, lengths.max_length, period)) + [lengths.max_length]
     # metrics.csv: one row per validation, `epoch` counting validations (what MetricsCSV trims
-    # on resume), `batches` and `epochs` the training done.
+    # on resume), `batches` and `epochs` the training done; `steps` in the old step-based
+    # configs' unit.
     done = sum(1 for p in points if p <= controller.batches_trained)
-    metrics_csv = MetricsCSV(out_dir / "metrics.csv", resume_from_epoch=done or None)
+    in_steps = "max_steps" in (config.raw.get("searcher") or {})
+    metrics_csv = MetricsCSV(out_dir / "metrics.csv", resume_from_epoch=done or None) \
+        if dist.is_main else None
     bar = progress(total=lengths.max_length, initial=controller.batches_trained, desc="train",
-                   unit="batch")
+                   unit="batch", disable=not dist.is_main)
     last = {}
     for index, point in enumerate(points, start=1):
         if point <= controller.batches_trained:
@@ -105,19 +115,24 @@ def run_single(config: ExperimentConfig, trial_cls, out_dir: Path, log: logging.
         train = controller.train_to(point, on_batch=lambda n, row: bar.update(1))
         last = controller.validate()
         lr = context.optimizers[0].param_groups[0]["lr"] if context.optimizers else float("nan")
-        log.info("batches %d epoch %.2f lr %e train_loss %f train_top1 %f | validation %s",
-                 controller.batches_trained, controller.epoch, lr, train.get("loss", math.nan),
+        steps = controller.batches_trained / config.batches_per_step()
+        log.info("%sbatches %d epoch %.2f lr %e train_loss %f train_top1 %f | validation %s",
+                 f"step {steps:g} " if in_steps else "", controller.batches_trained,
+                 controller.epoch, lr, train.get("loss", math.nan),
                  train.get("top1_accuracy", math.nan),
                  " ".join(f"{k} {v:.4f}" for k, v in last.items()))
-        metrics_csv.write({"epoch": index, "batches": controller.batches_trained,
-                           "epochs": controller.epoch,
-                           "lr": lr, **{f"train_{k}": v for k, v in train.items()},
-                           **{f"valid_{k}": v for k, v in last.items()}})
+        if metrics_csv is not None:
+            metrics_csv.write({"epoch": index, "batches": controller.batches_trained,
+                               **({"steps": steps} if in_steps else {}),
+                               "epochs": controller.epoch,
+                               "lr": lr, **{f"train_{k}": v for k, v in train.items()},
+                               **{f"valid_{k}": v for k, v in last.items()}})
         controller.save(checkpoint_dir)
     bar.close()
     if not last:
         last = controller.validate()
-    return {"metrics": last, "batches": controller.batches_trained, "trial": controller.trial}
+    return {"metrics": last, "batches": controller.batches_trained, "epochs": controller.epoch,
+            "trial": controller.trial}
 
 
 # --- searchers on Ray Tune -----------------------------------------------------------------------

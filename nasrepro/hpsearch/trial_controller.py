@@ -4,7 +4,11 @@ batches (the searcher's unit), validate, checkpoint, resume.
 Batches are counted over the whole trial: epoch = batches_trained // batches_per_epoch, and a
 STEP_EVERY_EPOCH scheduler steps when an epoch's last batch is done. A checkpoint holds the
 model, optimizer, LR scheduler, trial state, RNG states and the batch count, so a paused trial
-resumes with the same state and the same next batch."""
+resumes with the same state and the same next batch.
+
+Under torchrun every process runs a controller: each trains on its share of the global batches,
+metrics are averaged over the processes, process 0 writes the checkpoint and every process
+reads it on resume."""
 from __future__ import annotations
 
 import io
@@ -18,6 +22,7 @@ import torch
 
 from ..atomic import atomic_write_bytes
 from ..errors import ConfigError
+from ..torch.distributed import all_reduce_sum, barrier
 from .trial_context import DataLoader, StepMode, TrialContext
 
 CHECKPOINT_FILE = "trial_state.pt"
@@ -30,9 +35,21 @@ def _mean_metrics(rows: list) -> dict:
     return {key: float(np.mean([float(row[key]) for row in rows])) for key in rows[0]}
 
 
+def _batch_size(batch) -> int:
+    """Examples in a batch: the length of its first tensor."""
+    while isinstance(batch, (list, tuple)):
+        batch = batch[0]
+    return int(batch.shape[0]) if hasattr(batch, "shape") else 1
+
+
+def _as_float(value) -> float:
+    return value.item() if hasattr(value, "item") else float(value)
+
+
 class TrialController:
     def __init__(self, trial_cls, context: TrialContext):
         self.context = context
+        self.dist = context.dist
         self.trial = trial_cls(context)
         self.train_loader = self.trial.build_training_data_loader()
         self.valid_loader = self.trial.build_validation_data_loader()
@@ -40,6 +57,7 @@ class TrialController:
             if not isinstance(loader, DataLoader):
                 raise ConfigError(f"{trial_cls.__name__}.build_{name}_data_loader must return "
                                   "nasrepro.hpsearch.trial_context.DataLoader")
+            loader.rank, loader.world_size = self.dist.rank, self.dist.world_size
         self.batches_per_epoch = len(self.train_loader)
         if self.batches_per_epoch == 0:
             raise ConfigError(f"{context.source}: the training set has fewer images than one "
@@ -51,8 +69,16 @@ class TrialController:
         return self.batches_trained / self.batches_per_epoch
 
     def _train_mode(self, training: bool) -> None:
-        for model in self.context.models:
+        for model in self.context.wrapped_models:
             model.train(training)
+
+    def _mean_over_processes(self, metrics: dict) -> dict:
+        """Each process's metrics averaged over the processes (all get the same numbers)."""
+        if not self.dist.distributed or not metrics:
+            return metrics
+        keys = sorted(metrics)
+        totals = all_reduce_sum([metrics[k] for k in keys], self.dist)
+        return {k: total / self.dist.world_size for k, total in zip(keys, totals)}
 
     def train_to(self, length: int, on_batch: Optional[Callable[[int, dict], None]] = None) -> dict:
         """Train until `length` batches in all; the mean of train_batch's metrics."""
@@ -64,7 +90,7 @@ class TrialController:
             for batch in loader:
                 batch = self.context.to_device(batch)
                 metrics = self.trial.train_batch(batch, epoch_idx, self.batches_trained)
-                row = {k: (v.item() if hasattr(v, "item") else float(v)) for k, v in metrics.items()}
+                row = {k: _as_float(v) for k, v in metrics.items()}
                 rows.append(row)
                 self.batches_trained += 1
                 for scheduler, mode in self.context.lr_schedulers:
@@ -81,22 +107,37 @@ class TrialController:
                                              f"{self.batches_trained}")
                 if self.batches_trained >= length or self.batches_trained % self.batches_per_epoch == 0:
                     break
-        return _mean_metrics(rows)
+        return self._mean_over_processes(_mean_metrics(rows))
 
     def validate(self) -> dict:
-        """evaluate_full_dataset if the trial has one, else evaluate_batch averaged over batches."""
+        """evaluate_full_dataset if the trial has one (single process), else evaluate_batch over
+        the validation set shared out between the processes: each metric is averaged over the
+        validation examples (batch means weighted by batch size), so it does not depend on the
+        number of processes."""
         self._train_mode(False)
-        loader = self.valid_loader.epoch_loader(0, self.context.seed)
         with torch.no_grad():
             if hasattr(self.trial, "evaluate_full_dataset"):
-                metrics = self.trial.evaluate_full_dataset(loader)
+                if self.dist.distributed:
+                    raise ConfigError(f"{type(self.trial).__name__}.evaluate_full_dataset runs on "
+                                      "one process; use evaluate_batch with slots_per_trial > 1")
+                loader = self.valid_loader.epoch_loader(0, self.context.seed)
+                metrics = {k: _as_float(v)
+                           for k, v in self.trial.evaluate_full_dataset(loader).items()}
             else:
-                metrics = _mean_metrics([
-                    {k: (v.item() if hasattr(v, "item") else float(v))
-                     for k, v in self.trial.evaluate_batch(self.context.to_device(b)).items()}
-                    for b in loader])
+                loader = self.valid_loader.epoch_loader(0, self.context.seed, shard_evenly=True)
+                sums: dict = {}
+                count = 0
+                for batch in loader:
+                    batch = self.context.to_device(batch)
+                    n = _batch_size(batch)
+                    for key, value in self.trial.evaluate_batch(batch).items():
+                        sums[key] = sums.get(key, 0.0) + _as_float(value) * n
+                    count += n
+                keys = sorted(sums)
+                totals = all_reduce_sum([sums[k] for k in keys] + [count], self.dist)
+                metrics = {k: total / max(totals[-1], 1) for k, total in zip(keys, totals)}
         self._train_mode(True)
-        return {k: (v.item() if hasattr(v, "item") else float(v)) for k, v in metrics.items()}
+        return metrics
 
     # --- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -127,9 +168,14 @@ class TrialController:
         torch.set_rng_state(state["rng"]["torch"])
 
     def save(self, directory) -> Path:
-        buffer = io.BytesIO()
-        torch.save(self.state_dict(), buffer)
-        return atomic_write_bytes(Path(directory) / CHECKPOINT_FILE, buffer.getvalue())
+        """Process 0 writes the checkpoint (atomically); the others wait until it is there."""
+        path = Path(directory) / CHECKPOINT_FILE
+        if self.dist.is_main:
+            buffer = io.BytesIO()
+            torch.save(self.state_dict(), buffer)
+            atomic_write_bytes(path, buffer.getvalue())
+        barrier(self.dist)
+        return path
 
     def load(self, directory) -> None:
         path = Path(directory) / CHECKPOINT_FILE

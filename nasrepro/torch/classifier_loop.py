@@ -58,6 +58,11 @@ def correct_topk(logits: torch.Tensor, target: torch.Tensor, ks=(1, 5)) -> list:
     return [int(hits[:, :min(k, k_max)].any(dim=1).sum()) for k in ks]
 
 
+def topk_accuracy_pct(logits: torch.Tensor, target: torch.Tensor, topk=(1,)) -> list:
+    """Top-k accuracy of a batch in percent, for each k (DARTS' utils.accuracy)."""
+    return [100.0 * c / target.shape[0] for c in correct_topk(logits, target, topk)]
+
+
 def train_epoch(forward: Callable, model: nn.Module, loader, optimizer, criterion,
                 info: DistInfo, step: int, aux_weight: float = 0.0, grad_clip: float = 0.0,
                 log: Optional[logging.Logger] = None, log_every: int = 100,

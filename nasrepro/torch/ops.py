@@ -3,8 +3,15 @@
 Semantics follow quark0/darts cnn/operations.py: every conv is bias-free, BN follows each
 pointwise conv, and a separable conv is two ReLU-depthwise-pointwise-BN stacks of which only the
 first depthwise conv is strided. NAO-V2 builds the same modules; where it differs (no ReLU
-inside its factorized reduce) that is a parameter here."""
+inside its factorized reduce) that is a parameter here.
+
+`activation` is the class of the nonlinearity (called with no arguments), ReLU by default.
+Determined's GAEA ImageNet example passes swish there (determined-ai/determined 208ee11c52,
+examples/experimental/imagenet_nas_arch_pytorch/operations.py); its factorized reduce keeps
+DARTS' ReLU, so FactorizedReduce takes no activation."""
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -13,24 +20,28 @@ from torch import nn
 from ..errors import check_value
 
 
+# A class (or factory) giving a fresh nonlinearity module; nn.ReLU() is DARTS' ReLU(inplace=False).
+Activation = Callable[[], nn.Module]
+
+
 class ReLUConvBN(nn.Sequential):
-    """ReLU, a bias-free conv, BN."""
+    """ReLU (or `activation`), a bias-free conv, BN. GAEA's ActivationConvBN."""
 
     def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 affine: bool = True):
+                 affine: bool = True, activation: Activation = nn.ReLU):
         super().__init__(
-            nn.ReLU(inplace=False),
+            activation(),
             nn.Conv2d(C_in, C_out, kernel_size, stride=stride, padding=padding, bias=False),
             nn.BatchNorm2d(C_out, affine=affine))
 
 
 class DilConv(nn.Sequential):
-    """ReLU, depthwise conv (strided, dilated), pointwise conv, BN."""
+    """ReLU (or `activation`), depthwise conv (strided, dilated), pointwise conv, BN."""
 
     def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 dilation: int, affine: bool = True):
+                 dilation: int, affine: bool = True, activation: Activation = nn.ReLU):
         super().__init__(
-            nn.ReLU(inplace=False),
+            activation(),
             nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding,
                       dilation=dilation, groups=C_in, bias=False),
             nn.Conv2d(C_in, C_out, 1, bias=False),
@@ -42,10 +53,10 @@ class SepConv(nn.Sequential):
     second maps to C_out."""
 
     def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 affine: bool = True):
+                 affine: bool = True, activation: Activation = nn.ReLU):
         super().__init__(
-            DilConv(C_in, C_in, kernel_size, stride, padding, 1, affine),
-            DilConv(C_in, C_out, kernel_size, 1, padding, 1, affine))
+            DilConv(C_in, C_in, kernel_size, stride, padding, 1, affine, activation),
+            DilConv(C_in, C_out, kernel_size, 1, padding, 1, affine, activation))
 
 
 class Identity(nn.Identity):
@@ -106,25 +117,33 @@ def skip_connect(C_in: int, C_out: int, stride: int, affine: bool = True,
     return FactorizedReduce(C_in, C_out, affine=affine, relu=relu)
 
 
-def conv_7x1_1x7(C: int, stride: int, affine: bool = True) -> nn.Module:
+def conv_7x1_1x7(C: int, stride: int, affine: bool = True,
+                 activation: Activation = nn.ReLU) -> nn.Module:
     return nn.Sequential(
-        nn.ReLU(inplace=False),
+        activation(),
         nn.Conv2d(C, C, (1, 7), stride=(1, stride), padding=(0, 3), bias=False),
         nn.Conv2d(C, C, (7, 1), stride=(stride, 1), padding=(3, 0), bias=False),
         nn.BatchNorm2d(C, affine=affine))
 
 
-# DARTS' OPS table: name -> (C, stride, affine) -> module mapping C channels to C channels.
+# DARTS' OPS table: name -> (C, stride, affine[, activation]) -> module mapping C channels to C
+# channels. Pools, zero and the skip connection have no activation to change.
 OPS = {
-    "none": lambda C, stride, affine: Zero(stride),
-    "avg_pool_3x3": lambda C, stride, affine: avg_pool(3, stride),
-    "max_pool_3x3": lambda C, stride, affine: max_pool(3, stride),
-    "skip_connect": lambda C, stride, affine: skip_connect(C, C, stride, affine),
-    "sep_conv_3x3": lambda C, stride, affine: SepConv(C, C, 3, stride, 1, affine),
-    "sep_conv_5x5": lambda C, stride, affine: SepConv(C, C, 5, stride, 2, affine),
-    "sep_conv_7x7": lambda C, stride, affine: SepConv(C, C, 7, stride, 3, affine),
-    "dil_conv_3x3": lambda C, stride, affine: DilConv(C, C, 3, stride, 2, 2, affine),
-    "dil_conv_5x5": lambda C, stride, affine: DilConv(C, C, 5, stride, 4, 2, affine),
+    "none": lambda C, stride, affine, activation=nn.ReLU: Zero(stride),
+    "avg_pool_3x3": lambda C, stride, affine, activation=nn.ReLU: avg_pool(3, stride),
+    "max_pool_3x3": lambda C, stride, affine, activation=nn.ReLU: max_pool(3, stride),
+    "skip_connect": lambda C, stride, affine, activation=nn.ReLU: skip_connect(C, C, stride,
+                                                                                affine),
+    "sep_conv_3x3": lambda C, stride, affine, activation=nn.ReLU: SepConv(C, C, 3, stride, 1,
+                                                                          affine, activation),
+    "sep_conv_5x5": lambda C, stride, affine, activation=nn.ReLU: SepConv(C, C, 5, stride, 2,
+                                                                          affine, activation),
+    "sep_conv_7x7": lambda C, stride, affine, activation=nn.ReLU: SepConv(C, C, 7, stride, 3,
+                                                                          affine, activation),
+    "dil_conv_3x3": lambda C, stride, affine, activation=nn.ReLU: DilConv(C, C, 3, stride, 2, 2,
+                                                                          affine, activation),
+    "dil_conv_5x5": lambda C, stride, affine, activation=nn.ReLU: DilConv(C, C, 5, stride, 4, 2,
+                                                                          affine, activation),
     "conv_7x1_1x7": conv_7x1_1x7,
 }
 
@@ -140,18 +159,21 @@ class CifarStem(nn.Sequential):
 
 class ImageNetStem(nn.Module):
     """Three stride-2 3x3 convs (224 -> 28): stem0 gives C channels at 1/4 resolution, stem1 C
-    channels at 1/8. forward returns both: the first cell reads them as (s0, s1)."""
+    channels at 1/8. forward returns both: the first cell reads them as (s0, s1).
 
-    def __init__(self, C: int):
+    DARTS' stem ReLUs work in place; with `activation` given (GAEA) they are fresh modules."""
+
+    def __init__(self, C: int, activation: Activation | None = None):
         super().__init__()
+        act = activation or (lambda: nn.ReLU(inplace=True))
         self.stem0 = nn.Sequential(
             nn.Conv2d(3, C // 2, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(C // 2),
-            nn.ReLU(inplace=True),
+            act(),
             nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(C))
         self.stem1 = nn.Sequential(
-            nn.ReLU(inplace=True),
+            act(),
             nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(C))
 
