@@ -24,7 +24,7 @@ ARGS ?=
 
 JOBS := enas-search enas-final enas-macro-search enas-macro-final enas-ptb-search enas-ptb-final \
         nao-search nao-cifar10-final nao-cifar100-final nao-ptb-final nao-wt2-final nao-imagenet \
-        naows-search naows-final naows-ptb-search naows-ptb-final \
+        naows-search naows-final naows-test naows-ptb-search naows-ptb-final \
         naov2-search naov2-cifar naov2-imagenet gaea-imagenet \
         asha-search asha-const asha-retrain
 

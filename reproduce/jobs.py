@@ -17,7 +17,8 @@ STATUSES = ("ready", "planned")
 _REQUIRED = {"system": str, "summary": str, "status": str}
 _OPTIONAL = {"issue": int, "cwd": str, "command": list, "data": str, "data_flag": str,
              "output_flag": str, "gpu_hours": (int, float), "processes": int,
-             "resume_flag": str, "dataset_flag": str, "datasets": dict, "arc_from": dict}
+             "resume_flag": str, "dataset_flag": str, "datasets": dict, "arc_from": dict,
+             "run_dir_of": str}
 _ARC_FROM_KEYS = ("job", "file", "flag")
 # `pass: path` hands the file's path to the flag instead of its contents (a config file).
 _ARC_FROM_OPTIONAL = {"pass": ("contents", "path")}
@@ -47,6 +48,9 @@ class Job:
     datasets: dict = field(default_factory=dict)
     # The architecture another job found: {job, file (in that job's run dir), flag}.
     arc_from: dict = field(default_factory=dict)
+    # Work in another job's run directory instead of its own (a test script reading the
+    # checkpoint a training job wrote there).
+    run_dir_of: Optional[str] = None
     profiles: dict = field(default_factory=dict)
 
     def flags_for(self, profile: str) -> list:
@@ -116,6 +120,9 @@ def load_jobs(jobs_file=JOBS_FILE, profiles_file=PROFILES_FILE) -> dict:
         if job.arc_from and job.arc_from["job"] not in jobs:
             raise ConfigError(f"{jobs_file}: job '{name}': arc_from names unknown job "
                               f"'{job.arc_from['job']}'")
+        if job.run_dir_of is not None and job.run_dir_of not in jobs:
+            raise ConfigError(f"{jobs_file}: job '{name}': run_dir_of names unknown job "
+                              f"'{job.run_dir_of}'")
     return jobs
 
 

@@ -74,7 +74,8 @@ def build_command(job, profile: str, data=None, extra=(), dataset=None, jobs=Non
         # Paper runs need the real data; mini and smoke take the embedded default.
         data_path = resolve_data_path(None, data_name, profile, flag="DATA",
                                       needed_by=f"make {job.name} PROFILE={profile}")
-    run_dir = run_dir_for(job, profile, suffix)
+    owner = (jobs or {}).get(job.run_dir_of, job) if job.run_dir_of else job
+    run_dir = run_dir_for(owner, profile, suffix)
     command = list(job.command)
     if command[0] == "python":
         command[0] = sys.executable  # the jobs' Python entry points run in this interpreter

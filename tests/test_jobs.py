@@ -201,3 +201,27 @@ def test_processes_set_nproc_under_mini_and_smoke_only_and_the_environment_wins(
     assert env["NPROC"] == "3"
     repo_jobs = load_jobs()
     assert repo_jobs["naov2-imagenet"].processes == 2
+
+
+def test_a_test_job_works_in_the_training_jobs_run_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("NASREPRO_RUNS", str(tmp_path / "runs"))
+    text = READY_JOB + """
+    demo-test:
+      system: NAO-V2
+      summary: tests demo-final's checkpoint
+      status: ready
+      cwd: NAO-V2
+      command: [bash, test_demo.sh]
+      data: cifar10
+      data_flag: --data
+      output_flag: --output_dir
+      run_dir_of: demo-final
+"""
+    jobs = load_jobs(write(tmp_path, "jobs.yaml", text), write(tmp_path, "profiles.yaml", "{}"))
+    argv, _, env = run.build_command(jobs["demo-test"], "smoke", jobs=jobs)
+    assert argv[3] == f"--output_dir={tmp_path / 'runs' / 'NAO-V2' / 'demo-final-smoke'}"
+    assert env["NASREPRO_JOB"] == "demo-test"
+    with pytest.raises(ConfigError, match="run_dir_of names unknown job 'nope'"):
+        load_jobs(write(tmp_path, "bad.yaml", text.replace("run_dir_of: demo-final",
+                                                            "run_dir_of: nope")),
+                  write(tmp_path, "profiles.yaml", "{}"))

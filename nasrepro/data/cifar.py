@@ -248,3 +248,30 @@ def write_binary_batch(file: str | Path, images: np.ndarray, labels: np.ndarray,
     columns = [] if coarse_labels is None else [np.asarray(coarse_labels, np.uint8)[:, None]]
     columns += [np.asarray(labels, np.uint8)[:, None], _nhwc_to_flat(images)]
     np.concatenate(columns, axis=1).tofile(file)
+
+
+def read_normalized(path: str | Path, dataset: str = "cifar10", num_valids: int = 5000,
+                    log=print) -> tuple[dict, dict, Path]:
+    """What ENAS's and NAO-WS's data_utils.read_data returned: the python-pickle batches, the
+    last `num_valids` training images as the validation split, every split normalized per
+    channel with the (remaining) training images' statistics, with the originals' log lines.
+    Returns (images, labels, folder): dicts over train / valid (None when num_valids is 0) /
+    test, float32 NHWC images and int32 labels."""
+    log("-" * 80)
+    log("Reading data")
+    data = read_cifar(path, dataset, "pickle", num_valids)
+    for names in expected_files(dataset, "pickle").values():
+        for file_name in names:
+            log(str(data.directory / file_name))
+    log("Prepropcess: [subtract mean], [divide std]")
+    mean, std = channel_stats(data.images["train"])
+    log("mean: {}".format(mean * 255.0))
+    log("std: {}".format(std * 255.0))
+    images, labels = {}, {}
+    for split in ("train", "valid", "test"):
+        if data.images.get(split) is None:
+            images[split], labels[split] = None, None
+            continue
+        images[split] = normalize(data.images[split], mean, std)
+        labels[split] = data.labels[split].astype(np.int32)
+    return images, labels, data.directory

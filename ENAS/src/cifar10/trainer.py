@@ -27,13 +27,14 @@ from nasrepro.runs.progress import progress
 from nasrepro.runs.run_info import Timer
 from nasrepro.schedules import cosine_restarts_lr, staircase_lr
 from nasrepro.tf.checkpoint import TFCheckpointer
-from nasrepro.tf.cifar_input import eval_batches, train_batches
+from nasrepro.tf.cifar_input import train_batches
 from nasrepro.tf.micro_child import MicroChild
 from nasrepro.tf.optimizers import NesterovMomentum
 from nasrepro.tf.reinforce import ReinforceTrainer
 from nasrepro.tf.startup import import_tensorflow
-from nasrepro.tf.training import (clip_each_by_norm, count_correct, global_norm,
-                                  l2_sum_of_squares, sparse_softmax_ce)
+from nasrepro.tf.child_steps import accuracy as child_accuracy
+from nasrepro.tf.child_steps import child_log_line, make_child_steps
+from nasrepro.tf.training import count_correct
 from src.cifar10.data_utils import DATASET_NAMES, read_data
 from src.cifar10.general_child import GeneralChild
 from src.cifar10.general_controller import GeneralController
@@ -43,7 +44,6 @@ tf = import_tensorflow()
 
 EVAL_BATCH_SIZE = 100  # hard-coded in the original
 CONTROLLER_LSTM_SIZE = 64
-AUX_LOSS_WEIGHT = 0.4
 
 
 def check_flags(c) -> None:
@@ -246,34 +246,9 @@ class Run:
         c, child, gen = self.c, self.child, self.generator
 
         sample = (lambda: self.controller.sample(gen)["arc"]) if self.search else (lambda: None)
-        train_vars = self.train_variables
-        l2 = float(c.child_l2_reg)
-
-        @tf.function(autograph=False)
-        def train_step(images, labels, lr, drop_path_progress):
-            arc = sample()
-            with tf.GradientTape() as tape:
-                logits, aux_logits = child(images, training=True, generator=gen, arc=arc,
-                                           drop_path_progress=drop_path_progress)
-                loss = sparse_softmax_ce(logits, labels)
-                train_loss = loss
-                if aux_logits is not None:
-                    train_loss += AUX_LOSS_WEIGHT * sparse_softmax_ce(aux_logits, labels)
-                total = train_loss + l2 * l2_sum_of_squares(train_vars)
-            grads = tape.gradient(total, train_vars)
-            grad_norm = global_norm(grads)
-            if c.child_clip_gradients:
-                grads = clip_each_by_norm(grads, c.child_grad_bound)
-            self.child_optimizer.apply(grads, lr)
-            self.step.assign_add(1)
-            return loss, grad_norm, count_correct(logits, labels)
-
-        @tf.function(autograph=False)
-        def eval_step(images, labels):
-            logits, _ = child(images, training=False, generator=gen, arc=sample())
-            return count_correct(logits, labels)
-
-        self.train_step, self.eval_step = train_step, eval_step
+        self.train_step, self.eval_step = make_child_steps(
+            child, self.train_variables, self.child_optimizer, self.step, gen, c.child_l2_reg,
+            clip_bound=c.child_grad_bound if c.child_clip_gradients else None, arc_fn=sample)
         if not self.search:
             return
         valid_x = tf.constant(self.images["valid"])
@@ -412,11 +387,8 @@ class Run:
         return row
 
     def evaluate(self, split: str, global_step: int) -> float:
-        correct = 0
-        for images, labels in eval_batches(self.images[split], self.labels[split],
-                                           EVAL_BATCH_SIZE):
-            correct += int(self.eval_step(images, labels))
-        accuracy = correct / len(self.labels[split])
+        accuracy = child_accuracy(self.eval_step, self.images[split], self.labels[split],
+                                  EVAL_BATCH_SIZE)
         self.log("Eval at {}".format(global_step))
         self.log("{}_accuracy: {:<6.4f}".format(split, accuracy))
         return accuracy
@@ -466,15 +438,6 @@ class Run:
 
 
 # ---------------------------------------------------------------------- log lines
-
-def child_log_line(epoch, global_step, loss, lr, grad_norm, tr_acc, batch_size, minutes):
-    """The original's per-step line (no space between the epoch field and ch_step)."""
-    return ("epoch={:<6d}".format(epoch) + "ch_step={:<6d}".format(global_step)
-            + " loss={:<8.6f}".format(loss) + " lr={:<8.4f}".format(lr)
-            + " |g|={:<8.4f}".format(grad_norm)
-            + " tr_acc={:<3d}/{:>3d}".format(tr_acc, batch_size)
-            + " mins={:<10.2f}".format(minutes))
-
 
 def controller_log_line(ctrl_step, loss, entropy, lr, grad_norm, acc, baseline, minutes):
     return ("ctrl_step={:<6d}".format(ctrl_step) + " loss={:<7.3f}".format(loss)

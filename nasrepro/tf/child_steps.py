@@ -1,0 +1,69 @@
+"""The compiled training and evaluation steps of a TF child network (ENAS's micro and macro
+children, NAO-WS's child): softmax cross entropy plus 0.4 x the aux head's, plus
+`l2 * sum(w^2)` over the optimized variables; the global gradient norm before clipping (what
+the originals logged); per-tensor clipping only when asked (the originals' clip_mode="norm" built
+clipped gradients and applied the unclipped ones); one optimizer step and the global step.
+
+`arc_fn` is called inside the compiled step and gives the architecture of this step: a
+controller's sample (ENAS), an architecture drawn from a pool (NAO-WS), or None (a fixed child)."""
+from typing import Callable, Optional
+
+import tensorflow as tf
+
+from .training import (clip_each_by_norm, count_correct, global_norm, l2_sum_of_squares,
+                       sparse_softmax_ce)
+
+AUX_LOSS_WEIGHT = 0.4
+
+
+def make_child_steps(child, variables, optimizer, step: tf.Variable,
+                     generator: tf.random.Generator, l2_reg: float,
+                     clip_bound: Optional[float] = None,
+                     arc_fn: Callable[[], Optional[tf.Tensor]] = lambda: None):
+    """(train_step(images, labels, lr, drop_path_progress) -> (loss, grad_norm, correct),
+    eval_step(images, labels) -> correct), both tf.functions. `loss` is the main head's cross
+    entropy, without the aux and L2 terms, as the originals logged it."""
+    variables = list(variables)
+    l2 = float(l2_reg)
+
+    @tf.function(autograph=False)
+    def train_step(images, labels, lr, drop_path_progress):
+        arc = arc_fn()
+        with tf.GradientTape() as tape:
+            logits, aux_logits = child(images, training=True, generator=generator, arc=arc,
+                                       drop_path_progress=drop_path_progress)
+            loss = sparse_softmax_ce(logits, labels)
+            train_loss = loss
+            if aux_logits is not None:
+                train_loss += AUX_LOSS_WEIGHT * sparse_softmax_ce(aux_logits, labels)
+            total = train_loss + l2 * l2_sum_of_squares(variables)
+        grads = tape.gradient(total, variables)
+        grad_norm = global_norm(grads)
+        if clip_bound is not None:
+            grads = clip_each_by_norm(grads, clip_bound)
+        optimizer.apply(grads, lr)
+        step.assign_add(1)
+        return loss, grad_norm, count_correct(logits, labels)
+
+    @tf.function(autograph=False)
+    def eval_step(images, labels):
+        logits, _ = child(images, training=False, generator=generator, arc=arc_fn())
+        return count_correct(logits, labels)
+
+    return train_step, eval_step
+
+
+def child_log_line(epoch, global_step, loss, lr, grad_norm, tr_acc, batch_size, minutes):
+    """The original's per-step line (no space between the epoch field and ch_step)."""
+    return ("epoch={:<6d}".format(epoch) + "ch_step={:<6d}".format(global_step)
+            + " loss={:<8.6f}".format(loss) + " lr={:<8.4f}".format(lr)
+            + " |g|={:<8.4f}".format(grad_norm)
+            + " tr_acc={:<3d}/{:>3d}".format(tr_acc, batch_size)
+            + " mins={:<10.2f}".format(minutes))
+
+
+def accuracy(eval_step, images, labels, batch_size: int) -> float:
+    """Fraction of `images` eval_step classifies right, each image once, in batches."""
+    from .cifar_input import eval_batches
+    correct = sum(int(eval_step(x, y)) for x, y in eval_batches(images, labels, batch_size))
+    return correct / len(labels)
