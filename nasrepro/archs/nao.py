@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from ..errors import NasreproError
+from ..errors import ConfigError, NasreproError, check_value
 from .enas import MICRO_OPS
 
 DEFAULT_NODES = 5
@@ -167,3 +167,75 @@ def swap_node_inputs(arch: NaoArch, normal_node: int, reduce_node: int) -> NaoAr
         cell[a:a + 4] = cell[a + 2:a + 4] + cell[a:a + 2]
         return tuple(cell)
     return NaoArch(swap(arch.normal, normal_node), swap(arch.reduce, reduce_node))
+
+
+# Decode rules: which tokens a controller's decoder may emit at each position (TF and PyTorch).
+
+class CellBranchRule:
+    """The CNN decode rule of NAO (3 tokens per branch) and NAO-WS (2 tokens per branch).
+
+    A cell is `nodes` nodes x 2 branches x `branch_length` tokens, normal cell then reduction
+    cell. The first token of a branch is the input of node k = (branch index mod 2*nodes) // 2,
+    which may be tokens 1..k+2 (ids 0..k+1); the other tokens of a branch are ops, tokens
+    `first_op_token`..vocab_size-1. With nodes=5 this is the originals' MyDense mask
+    (`time / branch_length % 10 / 2` + 3 and "tokens 7 on")."""
+
+    def __init__(self, nodes: int = DEFAULT_NODES, branch_length: int = 2,
+                 vocab_size: int = 12, first_op_token: Optional[int] = None):
+        check_value(isinstance(nodes, int) and nodes >= 1, "CellBranchRule", "nodes", nodes,
+                    "an integer >= 1")
+        check_value(isinstance(branch_length, int) and branch_length >= 2, "CellBranchRule",
+                    "branch_length", branch_length, "an integer >= 2 (input token + op tokens)")
+        first_op_token = nodes + 2 if first_op_token is None else first_op_token
+        check_value(nodes + 2 <= first_op_token < vocab_size, "CellBranchRule",
+                    "first_op_token", first_op_token,
+                    f"a token in {nodes + 2}..{vocab_size - 1} (after the {nodes + 1} input "
+                    f"tokens, inside vocab_size={vocab_size})")
+        self.nodes, self.branch_length = nodes, branch_length
+        self.vocab_size, self.first_op_token = vocab_size, first_op_token
+
+    @classmethod
+    def for_sizes(cls, length: int, vocab_size: int,
+                  nodes: int = DEFAULT_NODES) -> "CellBranchRule":
+        """The rule for a decoder length of 2 cells x `nodes` x 2 branches x branch_length."""
+        check_value(length > 0 and length % (4 * nodes) == 0, "EPD", "decoder_length", length,
+                    f"a positive multiple of {4 * nodes} (2 cells x {nodes} nodes x 2 branches)")
+        return cls(nodes, length // (4 * nodes), vocab_size)
+
+    def allowed(self, position: int) -> range:
+        branch, slot = divmod(position, self.branch_length)
+        if slot == 0:
+            node = (branch % (2 * self.nodes)) // 2
+            return range(1, node + 3)
+        return range(self.first_op_token, self.vocab_size)
+
+    def __repr__(self) -> str:
+        return (f"CellBranchRule(nodes={self.nodes}, branch_length={self.branch_length}, "
+                f"vocab_size={self.vocab_size}, first_op_token={self.first_op_token})")
+
+
+def allowed_tokens_mask(rule, length: int, vocab_size: int) -> np.ndarray:
+    """(length, vocab_size) booleans: which tokens the rule admits at each position.
+
+    `rule` is an object with `allowed(position)` (CellBranchRule, or the torch module's
+    CellDecodeRule), a function position -> tokens, or a table: one collection of tokens per
+    position."""
+    if hasattr(rule, "allowed"):
+        lookup = rule.allowed
+    elif callable(rule):
+        lookup = rule
+    else:
+        table = list(rule)
+        if len(table) != length:
+            raise ConfigError(f"decode rule table: {len(table)} positions, expected "
+                              f"decoder_length={length}")
+        lookup = table.__getitem__
+    mask = np.zeros((length, vocab_size), dtype=bool)
+    for position in range(length):
+        tokens = [int(t) for t in lookup(position)]
+        bad = [t for t in tokens if not 0 <= t < vocab_size]
+        if not tokens or bad:
+            raise ConfigError(f"decode rule {rule!r}: position {position} allows tokens {tokens}, "
+                              f"expected a non-empty set within 0..{vocab_size - 1}")
+        mask[position, tokens] = True
+    return mask

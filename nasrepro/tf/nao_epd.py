@@ -24,8 +24,9 @@ re-pooled, and the decoder runs from the moved embedding over the moved memory.
 Every weight is drawn in the constructor from a `tf.random.Generator` seeded with `seed`; the
 same generator then draws the dropout masks, and its state is part of the model's checkpoint.
 
-The section "Framework-free pieces" uses numpy only (decode rules, the symmetry augmentation,
-target normalisation, teacher-forcing inputs) and could move to nasrepro/archs/nao.py as is.
+The decode rules are framework-free and live in nasrepro/archs/nao.py (the PyTorch controller of
+NAO-V2 uses them too); the section "Framework-free pieces" here (symmetry augmentation, target
+normalisation, teacher-forcing inputs) uses numpy only.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 import numpy as np
 import tensorflow as tf
 
-from ..archs.nao import DEFAULT_NODES
+from ..archs.nao import DEFAULT_NODES, CellBranchRule, allowed_tokens_mask  # noqa: F401
 from ..errors import ConfigError, DataError, check_value
 from .layers import dropout
 from .optimizers import Adam
@@ -47,77 +48,7 @@ MISSING_TARGET = -1.0  # a target equal to this is left out of the MSE (encoder.
 # ----------------------------------------------------------------------------------------------
 # Framework-free pieces (numpy only).
 
-class CellBranchRule:
-    """The CNN decode rule of NAO (3 tokens per branch) and NAO-WS (2 tokens per branch).
-
-    A cell is `nodes` nodes x 2 branches x `branch_length` tokens, normal cell then reduction
-    cell. The first token of a branch is the input of node k = (branch index mod 2*nodes) // 2,
-    which may be tokens 1..k+2 (ids 0..k+1); the other tokens of a branch are ops, tokens
-    `first_op_token`..vocab_size-1. With nodes=5 this is the originals' MyDense mask
-    (`time / branch_length % 10 / 2` + 3 and "tokens 7 on")."""
-
-    def __init__(self, nodes: int = DEFAULT_NODES, branch_length: int = 2,
-                 vocab_size: int = 12, first_op_token: Optional[int] = None):
-        check_value(isinstance(nodes, int) and nodes >= 1, "CellBranchRule", "nodes", nodes,
-                    "an integer >= 1")
-        check_value(isinstance(branch_length, int) and branch_length >= 2, "CellBranchRule",
-                    "branch_length", branch_length, "an integer >= 2 (input token + op tokens)")
-        first_op_token = nodes + 2 if first_op_token is None else first_op_token
-        check_value(nodes + 2 <= first_op_token < vocab_size, "CellBranchRule",
-                    "first_op_token", first_op_token,
-                    f"a token in {nodes + 2}..{vocab_size - 1} (after the {nodes + 1} input "
-                    f"tokens, inside vocab_size={vocab_size})")
-        self.nodes, self.branch_length = nodes, branch_length
-        self.vocab_size, self.first_op_token = vocab_size, first_op_token
-
-    @classmethod
-    def for_sizes(cls, length: int, vocab_size: int,
-                  nodes: int = DEFAULT_NODES) -> "CellBranchRule":
-        """The rule for a decoder length of 2 cells x `nodes` x 2 branches x branch_length."""
-        check_value(length > 0 and length % (4 * nodes) == 0, "EPD", "decoder_length", length,
-                    f"a positive multiple of {4 * nodes} (2 cells x {nodes} nodes x 2 branches)")
-        return cls(nodes, length // (4 * nodes), vocab_size)
-
-    def allowed(self, position: int) -> range:
-        branch, slot = divmod(position, self.branch_length)
-        if slot == 0:
-            node = (branch % (2 * self.nodes)) // 2
-            return range(1, node + 3)
-        return range(self.first_op_token, self.vocab_size)
-
-    def __repr__(self) -> str:
-        return (f"CellBranchRule(nodes={self.nodes}, branch_length={self.branch_length}, "
-                f"vocab_size={self.vocab_size}, first_op_token={self.first_op_token})")
-
-
 DecodeRule = Union[CellBranchRule, Callable[[int], Iterable[int]], Sequence[Iterable[int]]]
-
-
-def allowed_tokens_mask(rule, length: int, vocab_size: int) -> np.ndarray:
-    """(length, vocab_size) booleans: which tokens the rule admits at each position.
-
-    `rule` is an object with `allowed(position)` (CellBranchRule, or the torch module's
-    CellDecodeRule), a function position -> tokens, or a table: one collection of tokens per
-    position."""
-    if hasattr(rule, "allowed"):
-        lookup = rule.allowed
-    elif callable(rule):
-        lookup = rule
-    else:
-        table = list(rule)
-        if len(table) != length:
-            raise ConfigError(f"decode rule table: {len(table)} positions, expected "
-                              f"decoder_length={length}")
-        lookup = table.__getitem__
-    mask = np.zeros((length, vocab_size), dtype=bool)
-    for position in range(length):
-        tokens = [int(t) for t in lookup(position)]
-        bad = [t for t in tokens if not 0 <= t < vocab_size]
-        if not tokens or bad:
-            raise ConfigError(f"decode rule {rule!r}: position {position} allows tokens {tokens}, "
-                              f"expected a non-empty set within 0..{vocab_size - 1}")
-        mask[position, tokens] = True
-    return mask
 
 
 def shift_right(seqs, sos_id: int = SOS_ID) -> np.ndarray:

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..archs.nao import DEFAULT_NODES, SMALL_OPS, arch_to_seq, seq_to_arch, swap_node_inputs
+from ..archs.nao import (DEFAULT_NODES, SMALL_OPS, CellBranchRule, allowed_tokens_mask,
+                          arch_to_seq, seq_to_arch, swap_node_inputs)
 from ..errors import ConfigError, DataError, check_value
 
 SOS_ID = 0  # start symbol fed to the decoder first; never part of an architecture sequence
@@ -32,20 +33,21 @@ SOS_ID = 0  # start symbol fed to the decoder first; never part of an architectu
 # ----------------------------------------------------------------------------------------------
 # Decode rules: which tokens may appear at each output position.
 
-class CellDecodeRule:
-    """NAO's CNN-cell constraint, for cells of `nodes` nodes and `num_ops` ops.
-
-    Positions repeat every 4*nodes tokens (normal cell, then reduction cell). Within a cell,
-    even positions are inputs of node `offset // 4`, which may read ids 0..node+1 (tokens
-    1..node+2); odd positions are ops (tokens nodes+2 .. nodes+1+num_ops). With nodes=5 this is
-    exactly the original's rule (node = (t//2 % 10)//2, ops = tokens 7..11)."""
+class CellDecodeRule(CellBranchRule):
+    """NAO's CNN-cell constraint for cells of `nodes` nodes and `num_ops` ops, two tokens per
+    node input (id, op): nasrepro.archs.nao.CellBranchRule with the vocabulary of 1 start
+    symbol, nodes+1 input ids and the ops. Even positions of a cell are inputs of node
+    `offset // 4`, which may read ids 0..node+1 (tokens 1..node+2); odd positions are ops
+    (tokens nodes+2 .. nodes+1+num_ops). With nodes=5 this is exactly the original's rule
+    (node = (t//2 % 10)//2, ops = tokens 7..11)."""
 
     def __init__(self, nodes: int = DEFAULT_NODES, num_ops: int = len(SMALL_OPS)):
         check_value(isinstance(nodes, int) and nodes >= 1, "CellDecodeRule", "nodes", nodes,
                     "an integer >= 1")
         check_value(isinstance(num_ops, int) and num_ops >= 1, "CellDecodeRule", "num_ops",
                     num_ops, "an integer >= 1")
-        self.nodes, self.num_ops = nodes, num_ops
+        super().__init__(nodes, 2, nodes + 2 + num_ops)
+        self.num_ops = num_ops
 
     @classmethod
     def for_sizes(cls, length: int, vocab_size: int) -> "CellDecodeRule":
@@ -60,27 +62,13 @@ class CellDecodeRule:
                     f"{nodes} nodes + at least one op)")
         return cls(nodes, num_ops)
 
-    def allowed(self, position: int) -> range:
-        offset = position % (4 * self.nodes)
-        if offset % 2 == 0:
-            return range(1, offset // 4 + 3)
-        return range(self.nodes + 2, self.nodes + 2 + self.num_ops)
-
     def __repr__(self) -> str:
         return f"CellDecodeRule(nodes={self.nodes}, num_ops={self.num_ops})"
 
 
 def decode_mask(rule, length: int, vocab_size: int) -> torch.Tensor:
     """(length, vocab_size) booleans: True where `rule.allowed(position)` admits the token."""
-    mask = torch.zeros(length, vocab_size, dtype=torch.bool)
-    for position in range(length):
-        allowed = list(rule.allowed(position))
-        bad = [token for token in allowed if not 0 <= token < vocab_size]
-        if not allowed or bad:
-            raise ConfigError(f"decode rule {rule!r}: position {position} allows tokens "
-                              f"{allowed}, expected a non-empty set within 0..{vocab_size - 1}")
-        mask[position, allowed] = True
-    return mask
+    return torch.from_numpy(allowed_tokens_mask(rule, length, vocab_size))
 
 
 # ----------------------------------------------------------------------------------------------
