@@ -12,10 +12,11 @@ from nasrepro.environment import REPO_ROOT
 from nasrepro.paper_modules import load_paper_module
 from nasrepro.schedules import cosine_restarts_lr, staircase_lr
 from nasrepro.shell_flags import read_script_flags
+from nasrepro.tf.child_steps import child_log_line
 
 ENAS = REPO_ROOT / "ENAS"
 _trainer = load_paper_module(ENAS, "src.cifar10.trainer")
-arc_print_lines, child_log_line = _trainer.arc_print_lines, _trainer.child_log_line
+arc_print_lines = _trainer.arc_print_lines
 controller_log_line = _trainer.controller_log_line
 
 # The flags of melodyguan/enas scripts/cifar10_*.sh, script by script (True = bare boolean flag,

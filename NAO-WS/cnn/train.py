@@ -29,12 +29,11 @@ from nasrepro.runs.finish import CurvesPlot, finish_run
 from nasrepro.runs.logs import setup_logging
 from nasrepro.runs.metrics_csv import MetricsCSV
 from nasrepro.runs.output_dir import prepare_output_dir
-from nasrepro.runs.progress import progress
 from nasrepro.runs.run_info import Timer
-from nasrepro.schedules import cosine_restarts_lr, staircase_lr
 from nasrepro.tf.checkpoint import TFCheckpointer
-from nasrepro.tf.child_steps import accuracy, child_log_line, make_child_steps
-from nasrepro.tf.cifar_input import num_batches, train_batches
+from nasrepro.tf.child_steps import (accuracy, child_learning_rate, make_child_steps,
+                                     train_child_epoch)
+from nasrepro.tf.cifar_input import num_batches
 from nasrepro.tf.optimizers import NesterovMomentum
 from nasrepro.tf.startup import import_tensorflow
 
@@ -102,13 +101,6 @@ def check_args(args) -> None:
                           "NCHW")
 
 
-def learning_rate(args, epoch: int) -> float:
-    if args.child_lr_cosine:
-        return cosine_restarts_lr(epoch, args.child_lr_max, args.child_lr_min, args.child_lr_T_0,
-                                  args.child_lr_T_mul)
-    return staircase_lr(epoch, args.child_lr, args.child_lr_dec_rate, args.child_lr_dec_every)
-
-
 class FinalRun:
     """The child, its optimizer and data; train() is train.py, test() is test.py."""
 
@@ -173,24 +165,14 @@ class FinalRun:
         seed, started, last = int(self.seed.numpy()), time.time(), None
         self.log("Starting session")
         for epoch in range(start, args.child_num_epochs):
-            lr = learning_rate(args, epoch)
-            losses, correct, seen = [], 0, 0
-            batches = train_batches(self.images["train"], self.labels["train"],
-                                    args.child_batch_size, seed, epoch, args.child_cutout_size)
-            for images, labels in progress(batches, total=self.batches,
-                                           desc=f"epoch {epoch + 1}/{args.child_num_epochs}"):
-                keep = min(1.0, (int(self.step.numpy()) + 1) / total_steps)
-                loss, grad_norm, tr_acc = self.train_step(images, labels, tf.constant(lr),
-                                                          tf.constant(keep, tf.float32))
-                losses.append(float(loss))
-                correct, seen = correct + int(tr_acc), seen + int(labels.shape[0])
-                step = int(self.step.numpy())
-                if step % LOG_EVERY == 0:
-                    self.log(child_log_line(step // self.batches, step, float(loss), lr,
-                                            float(grad_norm), int(tr_acc), args.child_batch_size,
-                                            (time.time() - started) / 60))
-            row = {"epoch": epoch + 1, "global_step": int(self.step.numpy()), "lr": lr,
-                   "train_loss": float(np.mean(losses)), "train_acc": correct / max(seen, 1)}
+            lr = child_learning_rate(args, epoch)
+            train = train_child_epoch(
+                self.train_step, self.step, self.images["train"], self.labels["train"],
+                batch_size=args.child_batch_size, seed=seed, epoch=epoch,
+                num_epochs=args.child_num_epochs, cutout_size=args.child_cutout_size, lr=lr,
+                total_steps=total_steps, batches_per_epoch=self.batches, log=self.log,
+                log_every=LOG_EVERY, started=started)
+            row = {"epoch": epoch + 1, "global_step": int(self.step.numpy()), "lr": lr, **train}
             if (epoch + 1) % args.child_eval_every_epochs == 0 or epoch + 1 == args.child_num_epochs:
                 row["test_acc"] = last = self.evaluate()
             metrics.write(row)

@@ -6,10 +6,15 @@ clipped gradients and applied the unclipped ones); one optimizer step and the gl
 
 `arc_fn` is called inside the compiled step and gives the architecture of this step: a
 controller's sample (ENAS), an architecture drawn from a pool (NAO-WS), or None (a fixed child)."""
+import time
 from typing import Callable, Optional
 
+import numpy as np
 import tensorflow as tf
 
+from ..runs.progress import progress
+from ..schedules import cosine_restarts_lr, staircase_lr
+from .cifar_input import train_batches
 from .training import (clip_each_by_norm, count_correct, global_norm, l2_sum_of_squares,
                        sparse_softmax_ce)
 
@@ -67,3 +72,36 @@ def accuracy(eval_step, images, labels, batch_size: int) -> float:
     from .cifar_input import eval_batches
     correct = sum(int(eval_step(x, y)) for x, y in eval_batches(images, labels, batch_size))
     return correct / len(labels)
+
+
+def child_learning_rate(flags, epoch: int) -> float:
+    """The child's learning rate in `epoch` from the --child_lr* flags both ENAS and NAO-WS
+    have: cosine with warm restarts (--child_lr_cosine) or a staircase decay."""
+    if flags.child_lr_cosine:
+        return cosine_restarts_lr(epoch, flags.child_lr_max, flags.child_lr_min,
+                                  flags.child_lr_T_0, flags.child_lr_T_mul)
+    return staircase_lr(epoch, flags.child_lr, flags.child_lr_dec_rate, flags.child_lr_dec_every)
+
+
+def train_child_epoch(train_step, step: tf.Variable, images, labels, *, batch_size: int,
+                      seed: int, epoch: int, num_epochs: int, cutout_size, lr: float,
+                      total_steps: int, batches_per_epoch: int, log, log_every: int,
+                      started: float) -> dict:
+    """One epoch of train_step over the augmented training batches of (seed, epoch), with the
+    drop-path progress min(1, (step + 1) / total_steps) and the child line every `log_every`
+    steps (minutes counted from `started`). Returns the epoch's train_loss and train_acc."""
+    losses, correct, seen = [], 0, 0
+    lr_t = tf.constant(lr, tf.float32)
+    batches = train_batches(images, labels, batch_size, seed, epoch, cutout_size)
+    for x, y in progress(batches, total=batches_per_epoch, desc=f"epoch {epoch + 1}/{num_epochs}"):
+        keep_progress = min(1.0, (int(step.numpy()) + 1) / total_steps)
+        loss, grad_norm, tr_acc = train_step(x, y, lr_t, tf.constant(keep_progress, tf.float32))
+        losses.append(float(loss))
+        correct += int(tr_acc)
+        seen += int(y.shape[0])
+        global_step = int(step.numpy())
+        if global_step % log_every == 0:
+            log(child_log_line(global_step // batches_per_epoch, global_step, float(loss), lr,
+                               float(grad_norm), int(tr_acc), batch_size,
+                               (time.time() - started) / 60))
+    return {"train_loss": float(np.mean(losses)), "train_acc": correct / max(seen, 1)}

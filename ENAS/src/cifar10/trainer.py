@@ -23,17 +23,15 @@ from nasrepro.runs.finish import CurvesPlot, finish_run
 from nasrepro.runs.logs import setup_logging
 from nasrepro.runs.metrics_csv import MetricsCSV
 from nasrepro.runs.output_dir import prepare_output_dir
-from nasrepro.runs.progress import progress
 from nasrepro.runs.run_info import Timer
-from nasrepro.schedules import cosine_restarts_lr, staircase_lr
 from nasrepro.tf.checkpoint import TFCheckpointer
-from nasrepro.tf.cifar_input import train_batches
 from nasrepro.tf.micro_child import MicroChild
 from nasrepro.tf.optimizers import NesterovMomentum
 from nasrepro.tf.reinforce import ReinforceTrainer
 from nasrepro.tf.startup import import_tensorflow
 from nasrepro.tf.child_steps import accuracy as child_accuracy
-from nasrepro.tf.child_steps import child_log_line, make_child_steps
+from nasrepro.tf.child_steps import (child_learning_rate, make_child_steps,
+                                     train_child_epoch)
 from nasrepro.tf.training import count_correct
 from src.cifar10.data_utils import DATASET_NAMES, read_data
 from src.cifar10.general_child import GeneralChild
@@ -275,13 +273,6 @@ class Run:
 
     # ------------------------------------------------------------------ the loop
 
-    def learning_rate(self, epoch: int) -> float:
-        c = self.c
-        if c.child_lr_cosine:
-            return cosine_restarts_lr(epoch, c.child_lr_max, c.child_lr_min, c.child_lr_T_0,
-                                      c.child_lr_T_mul)
-        return staircase_lr(epoch, c.child_lr, c.child_lr_dec_rate, c.child_lr_dec_every)
-
     def run(self) -> dict:
         c = self.c
         restored = self.checkpointer.restore_latest()
@@ -300,28 +291,16 @@ class Run:
         last = {}
         seed = int(self.seed.numpy())
         for epoch in range(start_epoch, c.num_epochs):
-            lr = self.learning_rate(epoch)
-            lr_t = tf.constant(lr, tf.float32)
-            losses, correct, seen = [], 0, 0
-            batches = train_batches(self.images["train"], self.labels["train"], c.batch_size,
-                                    seed, epoch, c.child_cutout_size)
-            for images, labels in progress(batches, total=self.num_train_batches,
-                                           desc=f"epoch {epoch + 1}/{c.num_epochs}"):
-                keep_progress = min(1.0, (int(self.step.numpy()) + 1) / self.total_steps)
-                loss, grad_norm, tr_acc = self.train_step(
-                    images, labels, lr_t, tf.constant(keep_progress, tf.float32))
-                losses.append(float(loss))
-                correct += int(tr_acc)
-                seen += int(labels.shape[0])
-                global_step = int(self.step.numpy())
-                if global_step % c.log_every == 0:
-                    self.log(child_log_line(global_step // self.num_train_batches, global_step,
-                                            float(loss), lr, float(grad_norm), int(tr_acc),
-                                            c.batch_size, (time.time() - start_time) / 60))
+            lr = child_learning_rate(c, epoch)
+            train = train_child_epoch(
+                self.train_step, self.step, self.images["train"], self.labels["train"],
+                batch_size=c.batch_size, seed=seed, epoch=epoch, num_epochs=c.num_epochs,
+                cutout_size=c.child_cutout_size, lr=lr, total_steps=self.total_steps,
+                batches_per_epoch=self.num_train_batches, log=self.log, log_every=c.log_every,
+                started=start_time)
             global_step = int(self.step.numpy())
             done = global_step // self.num_train_batches
-            row = {"epoch": done, "global_step": global_step, "lr": lr,
-                   "train_loss": float(np.mean(losses)), "train_acc": correct / max(seen, 1)}
+            row = {"epoch": done, "global_step": global_step, "lr": lr, **train}
             records = []
             if global_step % (self.num_train_batches * c.eval_every_epochs) == 0:
                 if self.search:
