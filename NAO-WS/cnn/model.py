@@ -9,9 +9,10 @@ from nasrepro.tf.micro_child import MicroChild
 NUM_CLASSES = 10
 
 
-def build_child(args, fixed_arc=None) -> MicroChild:
+def build_child(args, fixed_arc=None, search_eval_training: bool = True) -> MicroChild:
     """The child the flags `args` describe: --child_fixed_arc's cells, or `fixed_arc`, or the
-    shared-weight child when both are None."""
+    shared-weight child when both are None (which scores architectures in training mode, as the
+    original's search child did, unless `search_eval_training` is False)."""
     arc = fixed_arc if fixed_arc is not None else args.child_fixed_arc
     if arc is not None:
         arc = list(parse_nao_arch(arc, nodes=args.child_num_cells,
@@ -20,4 +21,5 @@ def build_child(args, fixed_arc=None) -> MicroChild:
                       num_cells=args.child_num_cells, num_classes=NUM_CLASSES,
                       keep_prob=args.child_keep_prob,
                       drop_path_keep_prob=args.child_drop_path_keep_prob,
-                      use_aux_heads=args.child_use_aux_heads, fixed_arc=arc)
+                      use_aux_heads=args.child_use_aux_heads, fixed_arc=arc,
+                      search_eval_training=search_eval_training)

@@ -19,12 +19,12 @@ ensure_project_python(__file__, needs=("tensorflow",))
 
 import numpy as np
 
+from child_flags import add_child_flags, check_child_args
+from data_utils import read_data
 from model import build_child
+from nasrepro.atomic import atomic_write_text
 from nasrepro.complexity.tf_count import count_params
-from nasrepro.data.cifar import read_normalized
-from nasrepro.data.locate import resolve_data_path
-from nasrepro.environment import current_profile
-from nasrepro.errors import ConfigError, NasreproError, check_positive, check_probability
+from nasrepro.errors import ConfigError, NasreproError, check_positive
 from nasrepro.runs.finish import CurvesPlot, finish_run
 from nasrepro.runs.logs import setup_logging
 from nasrepro.runs.metrics_csv import MetricsCSV
@@ -44,61 +44,16 @@ LOG_EVERY = 50  # steps between the child's log lines, hard-coded in the origina
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    a = p.add_argument
-    a("--mode", default="train", choices=("train", "test"))
-    a("--data_path", default="/tmp/cifar10_data", help="folder with CIFAR-10's python batches")
-    a("--output_dir", default="models")
-    a("--child_data_format", default="NHWC", help="NHWC or NCHW (computed in NHWC; README)")
-    a("--child_batch_size", type=int, default=128)
-    a("--child_eval_batch_size", type=int, default=128)
-    a("--child_num_epochs", type=int, default=150)
-    a("--child_lr_dec_every", type=int, default=100)
-    a("--child_num_layers", type=int, default=5)
-    a("--child_num_cells", type=int, default=5)
-    a("--child_out_filters", type=int, default=20)
-    a("--child_out_filters_scale", type=int, default=1, help="unused, as in the original")
-    a("--child_num_branches", type=int, default=5, help="unused, as in the original")
-    a("--child_num_aggregate", type=int, default=None, help="unused, as in the original")
-    a("--child_num_replicas", type=int, default=None, help="unused, as in the original")
-    a("--child_lr_T_0", type=int, default=None)
-    a("--child_lr_T_mul", type=int, default=None)
-    a("--child_cutout_size", type=int, default=None)
-    a("--child_grad_bound", type=float, default=5.0)
-    a("--child_lr", type=float, default=0.1)
-    a("--child_lr_dec_rate", type=float, default=0.1)
-    a("--child_lr_max", type=float, default=None)
-    a("--child_lr_min", type=float, default=None)
-    a("--child_keep_prob", type=float, default=0.5)
-    a("--child_drop_path_keep_prob", type=float, default=1.0)
-    a("--child_l2_reg", type=float, default=1e-4)
-    a("--child_fixed_arc", default=None)
-    a("--child_use_aux_heads", action="store_true")
-    a("--child_sync_replicas", action="store_true", help="unused, as in the original")
-    a("--child_lr_cosine", action="store_true")
-    a("--child_eval_every_epochs", type=int, default=1)
-    a("--child_clip_gradients", action="store_true",
-      help="new: apply the per-tensor clipping to --child_grad_bound the original computed "
-           "but did not apply")
-    a("--num_train_images", type=int, default=None,
-      help="new: train on the first N training images (the small profiles)")
-    a("--seed", type=int, default=None, help="new: seed of weights, data order, augmentation")
+    add_child_flags(p)
+    p.add_argument("--child_eval_every_epochs", type=int, default=1)
     return p
 
 
 def check_args(args) -> None:
-    check_positive(args, "child_batch_size", "child_eval_batch_size", "child_num_epochs",
-                   "child_num_layers", "child_num_cells", "child_out_filters",
-                   "child_eval_every_epochs", expected="a positive integer")
-    check_probability(args, "child_keep_prob", "child_drop_path_keep_prob")
+    check_child_args(args)
+    check_positive(args, "child_eval_every_epochs", expected="a positive integer")
     if args.child_fixed_arc is None:
         raise ConfigError("--child_fixed_arc: required (train_final.sh passes NAONet-WS)")
-    if args.child_lr_cosine and None in (args.child_lr_max, args.child_lr_min, args.child_lr_T_0,
-                                         args.child_lr_T_mul):
-        raise ConfigError("--child_lr_cosine needs --child_lr_max, --child_lr_min, "
-                          "--child_lr_T_0 and --child_lr_T_mul")
-    if args.child_data_format not in ("NHWC", "NCHW"):
-        raise ConfigError(f"--child_data_format={args.child_data_format}: expected NHWC or "
-                          "NCHW")
 
 
 class FinalRun:
@@ -111,16 +66,7 @@ class FinalRun:
         self.logger = setup_logging(self.out_dir / log_name, logger_name="naows")
         self.logger.propagate = False
         self.log = self.logger.info
-        data_path = resolve_data_path(args.data_path or None, "cifar10", current_profile(),
-                                      "--data_path")
-        self.images, self.labels, self.data_dir = read_normalized(data_path, "cifar10", 0,
-                                                                  self.log)
-        if args.num_train_images is not None:
-            if not 0 < args.num_train_images <= len(self.labels["train"]):
-                raise ConfigError(f"--num_train_images={args.num_train_images}: expected 1.."
-                                  f"{len(self.labels['train'])}")
-            self.images["train"] = self.images["train"][:args.num_train_images]
-            self.labels["train"] = self.labels["train"][:args.num_train_images]
+        self.images, self.labels, self.data_dir = read_data(args, 0, self.log)
         seed = args.seed if args.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         tf.random.set_seed(seed)
         self.seed = tf.Variable(seed, dtype=tf.int64, trainable=False, name="seed")
@@ -129,6 +75,7 @@ class FinalRun:
         self.log("-" * 80)
         self.log("Build model child")
         self.child = build_child(args)
+        self.arc = self.child.fixed_arc.ints
         if args.child_use_aux_heads:
             self.log("Using aux_head at layer {}".format(self.child.aux_head_layer))
             self.log("Aux head uses {} params".format(count_params(self.child.aux_head)))
@@ -159,6 +106,8 @@ class FinalRun:
         if restored:
             self.log("Resuming from {} (global step {}, epoch {})".format(
                 restored, int(self.step.numpy()), start))
+        # The cell being trained, for test_final.sh (make naows-test passes it back).
+        atomic_write_text(self.out_dir / "fixed_arc.txt", " ".join(map(str, self.arc)) + "\n")
         metrics = MetricsCSV(self.out_dir / "metrics.csv",
                              resume_from_epoch=start if restored else None)
         total_steps = args.child_num_epochs * self.batches

@@ -21,6 +21,24 @@ from .training import (clip_each_by_norm, count_correct, global_norm, l2_sum_of_
 AUX_LOSS_WEIGHT = 0.4
 
 
+def any_batch_size(fn):
+    """`fn` compiled once for every batch size: the signature is taken from the first call
+    with the batch dimension left open, so an epoch's smaller last batch (or a smaller eval
+    batch) does not trace the whole child network a second time (a minute or more per step
+    function on a CPU)."""
+    compiled = []
+
+    def call(images, labels, *rest):
+        if not compiled:
+            spec = [tf.TensorSpec([None, *images.shape[1:]], images.dtype),
+                    tf.TensorSpec([None], labels.dtype)]
+            spec += [tf.TensorSpec(tf.convert_to_tensor(r).shape, tf.convert_to_tensor(r).dtype)
+                     for r in rest]
+            compiled.append(tf.function(fn, input_signature=spec, autograph=False))
+        return compiled[0](images, labels, *rest)
+    return call
+
+
 def make_child_steps(child, variables, optimizer, step: tf.Variable,
                      generator: tf.random.Generator, l2_reg: float,
                      clip_bound: Optional[float] = None,
@@ -31,7 +49,7 @@ def make_child_steps(child, variables, optimizer, step: tf.Variable,
     variables = list(variables)
     l2 = float(l2_reg)
 
-    @tf.function(autograph=False)
+    @any_batch_size
     def train_step(images, labels, lr, drop_path_progress):
         arc = arc_fn()
         with tf.GradientTape() as tape:
@@ -50,7 +68,7 @@ def make_child_steps(child, variables, optimizer, step: tf.Variable,
         step.assign_add(1)
         return loss, grad_norm, count_correct(logits, labels)
 
-    @tf.function(autograph=False)
+    @any_batch_size
     def eval_step(images, labels):
         logits, _ = child(images, training=False, generator=generator, arc=arc_fn())
         return count_correct(logits, labels)

@@ -503,7 +503,9 @@ def train_epd(model: EncoderPredictorDecoder, optimizer: EPDAdam, seqs, targets,
               max_grad_norm: float = 5.0, symmetry: bool = False,
               rng: Optional[np.random.Generator] = None,
               decoder_input_after_swap: bool = False,
-              encoder_dropout: Optional[float] = None) -> List[Dict[str, float]]:
+              encoder_dropout: Optional[float] = None,
+              on_batch: Optional[Callable[[int, Dict[str, float]], None]] = None
+              ) -> List[Dict[str, float]]:
     """`epochs` passes over (seqs, targets) in a fresh random order each (from `rng`), batches
     of `batch_size` (the last one smaller), one Adam step each with the global gradient norm
     clipped to `max_grad_norm`. With `symmetry` every drawn example gets a random node of each
@@ -512,7 +514,10 @@ def train_epd(model: EncoderPredictorDecoder, optimizer: EPDAdam, seqs, targets,
 
     `encoder_dropout` overrides the model's rate for this call. NAO-WS's search trains with
     0.1 only in its first round: building the prediction graph sets the shared params dict's
-    encoder_dropout to 0 (encoder.py Model.__init__), and later rounds train with that dict."""
+    encoder_dropout to 0 (encoder.py Model.__init__), and later rounds train with that dict.
+
+    `on_batch(step, values)` is called after every batch with the optimizer's step count and
+    that batch's {loss, mse, ce, grad_norm} (the originals' log line every 100 steps)."""
     check_value(isinstance(epochs, int) and epochs >= 0, "train_epd", "epochs", epochs,
                 "an integer >= 0")
     check_value(isinstance(batch_size, int) and batch_size >= 1, "train_epd", "batch_size",
@@ -559,20 +564,28 @@ def train_epd(model: EncoderPredictorDecoder, optimizer: EPDAdam, seqs, targets,
                 optimizer, tf.constant(enc_in, tf.int32), tf.constant(targets[index]),
                 tf.constant(dec_in, tf.int32), tf.constant(dec_tgt, tf.int32), *hyper,
                 encoder_dropout=encoder_dropout)
-            sums += len(index) * np.array([float(v) for v in values])
+            values = np.array([float(v) for v in values])
+            sums += len(index) * values
             count += len(index)
+            if on_batch is not None:
+                on_batch(int(optimizer.iterations.numpy()),
+                         dict(zip(("loss", "mse", "ce", "grad_norm"), values.tolist())))
         loss, mse, ce, grad_norm = sums / max(count, 1)
         history.append(dict(epoch=epoch + 1, loss=loss, mse=mse, ce=ce, grad_norm=grad_norm))
     return history
 
 
 def generate_new_archs(model: EncoderPredictorDecoder, top_seqs, existing_seqs,
-                       max_new: int = 500, max_step_size: int = 100) -> Tuple[List[tuple], int]:
+                       max_new: int = 500, max_step_size: int = 100,
+                       on_step: Optional[Callable[[int, Optional[int]], None]] = None
+                       ) -> Tuple[List[tuple], int]:
     """NAO-WS's generation loop (train_search.py): step sizes eta = 1, 2, ...; at each one all
     of `top_seqs` take ONE gradient step from their own embedding and are decoded; a decoded
     sequence is kept when it is neither in `existing_seqs` nor already kept, up to `max_new`.
     The loop stops once max_new are kept or after the step with eta > max_step_size (so the
-    last eta tried is max_step_size + 1). Returns (kept sequences as tuples, last eta)."""
+    last eta tried is max_step_size + 1). Returns (kept sequences as tuples, last eta).
+    `on_step(eta, None)` is called before each step size is tried and `on_step(eta, kept)`
+    after it (the original's two log lines)."""
     check_value(isinstance(max_new, int) and max_new >= 0, "generate_new_archs", "max_new",
                 max_new, "an integer >= 0")
     check_value(isinstance(max_step_size, int) and max_step_size >= 0, "generate_new_archs",
@@ -583,6 +596,8 @@ def generate_new_archs(model: EncoderPredictorDecoder, top_seqs, existing_seqs,
     eta = 0
     while len(kept) < max_new:
         eta += 1
+        if on_step is not None:
+            on_step(eta, None)
         tokens, _ = model._generate_fn(inputs, tf.constant(eta, tf.float32))
         for seq in map(tuple, tokens.numpy().tolist()):
             if seq not in existing and seq not in seen:
@@ -590,6 +605,8 @@ def generate_new_archs(model: EncoderPredictorDecoder, top_seqs, existing_seqs,
                 seen.add(seq)
             if len(kept) >= max_new:
                 break
+        if on_step is not None:
+            on_step(eta, len(kept))
         if eta > max_step_size:
             break
     return kept, eta
