@@ -164,10 +164,8 @@ class Controller:
     def generate(self, top_seqs, existing_seqs, max_new: int, max_step_size: int) -> tuple:
         """(new token sequences, last step size): train_search.py's loop over eta = 1, 2, ..."""
         def on_step(eta, kept):
-            if kept is None:
-                self.log("Generating new architectures using gradient descent with step size "
-                         "{}".format(eta))
-            else:
-                self.log("{} new archs generated now".format(kept))
+            self.log("Generating new architectures using gradient descent with step size "
+                     "{}".format(eta))
+            self.log("{} new archs generated now".format(kept))
         return generate_new_archs(self.model, top_seqs, existing_seqs, max_new, max_step_size,
                                   on_step=on_step)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence, Union
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -239,3 +239,34 @@ def allowed_tokens_mask(rule, length: int, vocab_size: int) -> np.ndarray:
                               f"expected a non-empty set within 0..{vocab_size - 1}")
         mask[position, tokens] = True
     return mask
+
+
+def collect_new_seqs(decode_at: Callable[[int], Iterable[Sequence[int]]], existing,
+                     max_new: int, max_step_size: int,
+                     on_step: Optional[Callable[[int, int], None]] = None) -> tuple:
+    """The NAO-family generation loop (NAO-WS train_search.py, NAO-V2 train_search.py): step
+    sizes 1, 2, ...; `decode_at(step)` gives the sequences decoded after one gradient step of
+    that size; a sequence is kept when it is neither in `existing` nor already kept, up to
+    `max_new`. The size check comes after the step, as in the originals, so the last size tried
+    is max_step_size + 1. `on_step(step, kept so far)` after each step. Returns (kept sequences
+    as tuples, last step size)."""
+    check_value(isinstance(max_new, int) and max_new >= 0, "generation", "max_new", max_new,
+                "an integer >= 0")
+    check_value(isinstance(max_step_size, int) and max_step_size >= 0, "generation",
+                "max_step_size", max_step_size, "an integer >= 0")
+    existing = {tuple(int(t) for t in s) for s in existing}
+    kept, seen = [], set()
+    step = 0
+    while len(kept) < max_new:
+        step += 1
+        for seq in map(tuple, decode_at(step)):
+            if seq not in existing and seq not in seen:
+                kept.append(seq)
+                seen.add(seq)
+            if len(kept) >= max_new:
+                break
+        if on_step is not None:
+            on_step(step, len(kept))
+        if step > max_step_size:
+            break
+    return kept, step

@@ -36,7 +36,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 import numpy as np
 import tensorflow as tf
 
-from ..archs.nao import DEFAULT_NODES, CellBranchRule, allowed_tokens_mask  # noqa: F401
+from ..archs.nao import (DEFAULT_NODES, CellBranchRule, allowed_tokens_mask,  # noqa: F401
+                          collect_new_seqs)
 from ..errors import ConfigError, DataError, check_value
 from .layers import dropout
 from .optimizers import Adam
@@ -577,36 +578,15 @@ def train_epd(model: EncoderPredictorDecoder, optimizer: EPDAdam, seqs, targets,
 
 def generate_new_archs(model: EncoderPredictorDecoder, top_seqs, existing_seqs,
                        max_new: int = 500, max_step_size: int = 100,
-                       on_step: Optional[Callable[[int, Optional[int]], None]] = None
+                       on_step: Optional[Callable[[int, int], None]] = None
                        ) -> Tuple[List[tuple], int]:
-    """NAO-WS's generation loop (train_search.py): step sizes eta = 1, 2, ...; at each one all
-    of `top_seqs` take ONE gradient step from their own embedding and are decoded; a decoded
-    sequence is kept when it is neither in `existing_seqs` nor already kept, up to `max_new`.
-    The loop stops once max_new are kept or after the step with eta > max_step_size (so the
-    last eta tried is max_step_size + 1). Returns (kept sequences as tuples, last eta).
-    `on_step(eta, None)` is called before each step size is tried and `on_step(eta, kept)`
-    after it (the original's two log lines)."""
-    check_value(isinstance(max_new, int) and max_new >= 0, "generate_new_archs", "max_new",
-                max_new, "an integer >= 0")
-    check_value(isinstance(max_step_size, int) and max_step_size >= 0, "generate_new_archs",
-                "max_step_size", max_step_size, "an integer >= 0")
+    """NAO-WS's generation (train_search.py): at each step size eta = 1, 2, ... all of
+    `top_seqs` take ONE gradient step from their own embedding and are decoded; the loop,
+    the novelty check and the stop rule are nasrepro.archs.nao.collect_new_seqs. Returns (kept
+    sequences as tuples, last eta)."""
     inputs = model.encoder_input(top_seqs)
-    existing = {tuple(int(t) for t in s) for s in existing_seqs}
-    kept, seen = [], set()
-    eta = 0
-    while len(kept) < max_new:
-        eta += 1
-        if on_step is not None:
-            on_step(eta, None)
+
+    def decode_at(eta):
         tokens, _ = model._generate_fn(inputs, tf.constant(eta, tf.float32))
-        for seq in map(tuple, tokens.numpy().tolist()):
-            if seq not in existing and seq not in seen:
-                kept.append(seq)
-                seen.add(seq)
-            if len(kept) >= max_new:
-                break
-        if on_step is not None:
-            on_step(eta, len(kept))
-        if eta > max_step_size:
-            break
-    return kept, eta
+        return tokens.numpy().tolist()
+    return collect_new_seqs(decode_at, existing_seqs, max_new, max_step_size, on_step)

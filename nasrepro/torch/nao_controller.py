@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..archs.nao import (DEFAULT_NODES, SMALL_OPS, CellBranchRule, allowed_tokens_mask,
-                          arch_to_seq, seq_to_arch, swap_node_inputs)
+                          arch_to_seq, collect_new_seqs, seq_to_arch, swap_node_inputs)
 from ..errors import ConfigError, DataError, check_value
 
 SOS_ID = 0  # start symbol fed to the decoder first; never part of an architecture sequence
@@ -400,29 +400,17 @@ def generate_new_archs(model: EncoderPredictorDecoder, top_seqs: Sequence[Sequen
                        existing: set, max_new: int, max_step_size: int = 50,
                        direction: str = "+",
                        on_step: Optional[Callable[[int, int], None]] = None) -> List[tuple]:
-    """New token sequences from gradient steps of size 1, 2, ... on `top_seqs` (one batch).
-
-    A decoded sequence is kept when it is neither in `existing` (a set of tuples) nor already
-    kept, up to `max_new`. As in the original loop, the check on the step size comes after the
-    step, so the last step tried is max_step_size + 1. `on_step(step_size, kept_so_far)` is
-    called after every step (for the "Generate new architectures with step size %d" /
+    """New token sequences from gradient steps of size 1, 2, ... on `top_seqs` (one batch),
+    kept by nasrepro.archs.nao.collect_new_seqs (new to `existing` and to each other, up to
+    `max_new`; the last step tried is max_step_size + 1). `on_step(step_size, kept_so_far)`
+    after every step (for the "Generate new architectures with step size %d" /
     "%d new archs generated now" log lines)."""
     check_value(max_new >= 0, "controller", "new_arch", max_new, "an integer >= 0")
     inputs = ControllerData(top_seqs).inputs
     model.eval()
-    kept, seen = [], set()
-    step_size = 0
-    while len(kept) < max_new:
-        step_size += 1
+
+    def decode_at(step_size):
         tokens, _ = model.generate_new_arch(inputs, step_size, direction)
-        for seq in map(tuple, tokens.tolist()):
-            if seq not in existing and seq not in seen:
-                kept.append(seq)
-                seen.add(seq)
-            if len(kept) >= max_new:
-                break
-        if on_step is not None:
-            on_step(step_size, len(kept))
-        if step_size > max_step_size:
-            break
+        return tokens.tolist()
+    kept, _ = collect_new_seqs(decode_at, existing, max_new, max_step_size, on_step)
     return kept
