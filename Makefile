@@ -23,7 +23,8 @@ RESULTS ?=
 ARGS ?=
 
 JOBS := enas-search enas-final enas-macro-search enas-macro-final enas-ptb-search enas-ptb-final \
-        nao-search nao-cifar10-final nao-cifar100-final nao-ptb-final nao-wt2-final nao-imagenet \
+        nao-search nao-cifar10-final nao-cifar100-final nao-test nao-test-cifar100 \
+        nao-ptb-final nao-wt2-final nao-imagenet \
         naows-search naows-final naows-test naows-ptb-search naows-ptb-final \
         naov2-search naov2-cifar naov2-imagenet gaea-imagenet \
         asha-search asha-const asha-retrain

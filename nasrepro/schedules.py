@@ -35,3 +35,32 @@ def cosine_lr(epoch: int, epochs: int, lr_max: float, lr_min: float) -> float:
 def staircase_lr(epoch: int, lr: float, decay_rate: float, decay_every_epochs: int) -> float:
     """lr * decay_rate ** floor(epoch / decay_every_epochs) (TF1 exponential_decay, staircase)."""
     return lr * decay_rate ** (epoch // max(1, int(decay_every_epochs)))
+
+
+def nao_step_lr(schedule: str, step: int, batches_per_epoch: int, *, lr: float, lr_max: float,
+                lr_min: float, t0: int, t_mul: int, exact_epoch_steps: float = None) -> float:
+    """The rate of training step `step` in NAO/cnn/train_cifar.py (renqianluo/NAO, e07be44).
+
+    "cosine": SGDR over epochs (epoch = step // batches_per_epoch, the rate fixed within an
+    epoch), with the original's quirk at a restart: its graph moved T_i to T_i * T_mul before
+    computing that step's rate from the old T_cur, so the first step of a restart epoch runs at
+    cos(pi / T_mul) of the cycle (lr_min when T_mul = 1) and the epoch's other steps at lr_max.
+    "decay": lr, x0.1 after epochs 100, 200 and 300 (boundaries in steps of `exact_epoch_steps`
+    = images / batch, not rounded; a step equal to a boundary still has the earlier rate).
+    "constant": lr."""
+    if schedule == "constant":
+        return lr
+    if schedule == "decay":
+        per_epoch = batches_per_epoch if exact_epoch_steps is None else exact_epoch_steps
+        bounds = [int(per_epoch * e) for e in (100, 200, 300)]
+        return lr * 0.1 ** sum(step > b for b in bounds)
+    if schedule != "cosine":
+        raise ValueError(f"unknown schedule {schedule!r} (expected cosine, decay or constant)")
+    epoch = step // batches_per_epoch
+    last_reset, period = 0, t0
+    while epoch - last_reset >= period:
+        if epoch - last_reset == period and step % batches_per_epoch == 0:
+            return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + math.cos(ENAS_PI / t_mul))
+        last_reset += period
+        period *= t_mul
+    return cosine_restarts_lr(epoch, lr_max, lr_min, t0, t_mul)

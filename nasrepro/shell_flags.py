@@ -30,6 +30,7 @@ def _expand(text: str, variables: dict) -> str:
 
 _PYTHON_COMMAND = re.compile(r"^(python[0-9.]*|torchrun|\$\{?PYTHON\}?)$")
 _COMPUTED = "<computed: "
+_REDIRECT = re.compile(r"^(\d?>.*|\||\|&|&&|;)$")
 
 
 def read_script_flags(path) -> dict:
@@ -80,6 +81,8 @@ def _command_words(path) -> list:
         raise ConfigError(f"{path}: no python command found")
     words = [command[0]]
     for word in command[1:]:
+        if _REDIRECT.match(word):  # `2>&1 | tee -a log` (NAO's scripts): not the command's
+            break
         array = _ARRAY_USE.match(word)
         if array:
             words += [w for w in variables.get(array.group(1), []) if w != "$@"]

@@ -17,24 +17,48 @@ def he_normal(shape, fan_in: int, name: str, trainable: bool = True) -> tf.Varia
                        trainable=trainable)
 
 
-def conv_weight(kernel: int, in_channels: int, out_channels: int, name: str = "w"):
-    return he_normal([kernel, kernel, in_channels, out_channels], kernel * kernel * in_channels,
-                     name)
+def fan_out_truncated_normal(shape, name: str, trainable: bool = True) -> tf.Variable:
+    """TF1's variance_scaling_initializer(mode='fan_out') (NAO/cnn's convolutions): a truncated
+    normal of variance 1 / fan_out, the stddev divided by 0.8796 to undo the truncation;
+    fan_out = kernel area x output channels (the last axis)."""
+    fan_out = int(math.prod(shape[:-2])) * int(shape[-1])
+    std = math.sqrt(1.0 / max(fan_out, 1)) / 0.87962566103423978
+    return tf.Variable(tf.random.truncated_normal(shape, stddev=std), name=name,
+                       trainable=trainable)
+
+
+def _kernel_shape(kernel) -> tuple:
+    return (kernel, kernel) if isinstance(kernel, int) else tuple(kernel)
+
+
+def conv_weight(kernel, in_channels: int, out_channels: int, name: str = "w",
+                init: str = "he_normal"):
+    """A [kh, kw, in, out] kernel (kernel: k or (kh, kw)); init "he_normal" (ENAS, NAO-WS) or
+    "fan_out" (NAO/cnn)."""
+    kh, kw = _kernel_shape(kernel)
+    shape = [kh, kw, in_channels, out_channels]
+    if init == "fan_out":
+        return fan_out_truncated_normal(shape, name)
+    return he_normal(shape, kh * kw * in_channels, name)
 
 
 class Conv(tf.Module):
-    """k x k convolution, SAME padding, no bias."""
+    """k x k (or kh x kw) convolution, SAME padding, no bias, optionally dilated."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1,
-                 name=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel=1, stride: int = 1,
+                 name=None, dilation: int = 1, init: str = "he_normal"):
         super().__init__(name=name)
+        if stride > 1 and dilation > 1:
+            raise ValueError(f"a convolution cannot have both stride {stride} and dilation "
+                             f"{dilation} (TensorFlow refuses it)")
         self.in_channels, self.out_channels, self.kernel, self.stride = (
             in_channels, out_channels, kernel, stride)
+        self.dilation = dilation
         with self.name_scope:
-            self.w = conv_weight(kernel, in_channels, out_channels)
+            self.w = conv_weight(kernel, in_channels, out_channels, init=init)
 
     def __call__(self, x):
-        return tf.nn.conv2d(x, self.w, self.stride, "SAME")
+        return tf.nn.conv2d(x, self.w, self.stride, "SAME", dilations=self.dilation)
 
 
 class BatchNorm(tf.Module):
@@ -49,10 +73,14 @@ class BatchNorm(tf.Module):
         with self.name_scope:
             self.scale = tf.Variable(tf.ones([channels]), name="scale")
             self.offset = tf.Variable(tf.zeros([channels]), name="offset")
+            # MEAN: under tf.distribute every replica moves the averages towards its own
+            # batch's statistics and the copies keep their mean (one tower's TF1 update each).
             self.moving_mean = tf.Variable(tf.zeros([channels]), name="moving_mean",
-                                           trainable=False)
+                                           trainable=False,
+                                           aggregation=tf.VariableAggregation.MEAN)
             self.moving_variance = tf.Variable(tf.ones([channels]), name="moving_variance",
-                                               trainable=False)
+                                               trainable=False,
+                                               aggregation=tf.VariableAggregation.MEAN)
 
     def __call__(self, x, training: bool):
         if not training:
@@ -77,12 +105,14 @@ def batch_norm_train(x, scale, offset, epsilon: float = 1e-5):
 class ConvBN(tf.Module):
     """Optional ReLU, then a k x k conv, then batch norm: the 1x1 "calibration" block."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int = 1, stride: int = 1,
-                 relu_first: bool = True, name=None):
+    def __init__(self, in_channels: int, out_channels: int, kernel=1, stride: int = 1,
+                 relu_first: bool = True, name=None, dilation: int = 1,
+                 init: str = "he_normal"):
         super().__init__(name=name)
         self.relu_first = relu_first
         with self.name_scope:
-            self.conv = Conv(in_channels, out_channels, kernel, stride, name="conv")
+            self.conv = Conv(in_channels, out_channels, kernel, stride, name="conv",
+                             dilation=dilation, init=init)
             self.bn = BatchNorm(out_channels, name="bn")
 
     def __call__(self, x, training: bool):
@@ -96,7 +126,8 @@ class FactorizedReduction(tf.Module):
     second on the input shifted by one pixel, concatenated, then batch norm (no ReLU inside).
     With stride 1 it is a 1x1 conv plus batch norm."""
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 2, name=None):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 2, name=None,
+                 init: str = "he_normal"):
         super().__init__(name=name)
         if stride == 2 and out_channels % 2:
             raise ValueError(f"factorized reduction needs an even channel count, got "
@@ -104,10 +135,12 @@ class FactorizedReduction(tf.Module):
         self.stride = stride
         with self.name_scope:
             if stride == 1:
-                self.conv = Conv(in_channels, out_channels, 1, name="conv")
+                self.conv = Conv(in_channels, out_channels, 1, name="conv", init=init)
             else:
-                self.path1 = Conv(in_channels, out_channels // 2, 1, name="path1_conv")
-                self.path2 = Conv(in_channels, out_channels // 2, 1, name="path2_conv")
+                self.path1 = Conv(in_channels, out_channels // 2, 1, name="path1_conv",
+                                  init=init)
+                self.path2 = Conv(in_channels, out_channels // 2, 1, name="path2_conv",
+                                  init=init)
             self.bn = BatchNorm(out_channels, name="bn")
 
     def __call__(self, x, training: bool):
@@ -125,33 +158,52 @@ class SeparableConvBN(tf.Module):
     separable-conv op, which stacks two of these)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1,
-                 name=None):
+                 name=None, dilation: int = 1, init: str = "he_normal"):
         super().__init__(name=name)
-        self.stride = stride
+        if stride > 1 and dilation > 1:
+            raise ValueError(f"a separable convolution cannot have both stride {stride} and "
+                             f"dilation {dilation} (TensorFlow refuses it)")
+        self.stride, self.dilation = stride, dilation
         with self.name_scope:
-            self.depthwise = he_normal([kernel, kernel, in_channels, 1],
-                                       kernel * kernel * in_channels, "depthwise")
-            self.pointwise = he_normal([1, 1, in_channels, out_channels], in_channels,
-                                       "pointwise")
+            if init == "fan_out":
+                self.depthwise = fan_out_truncated_normal([kernel, kernel, in_channels, 1],
+                                                          "depthwise")
+                self.pointwise = fan_out_truncated_normal([1, 1, in_channels, out_channels],
+                                                          "pointwise")
+            else:
+                self.depthwise = he_normal([kernel, kernel, in_channels, 1],
+                                           kernel * kernel * in_channels, "depthwise")
+                self.pointwise = he_normal([1, 1, in_channels, out_channels], in_channels,
+                                           "pointwise")
             self.bn = BatchNorm(out_channels, name="bn")
 
     def __call__(self, x, training: bool):
         x = tf.nn.relu(x)
         x = tf.nn.separable_conv2d(x, self.depthwise, self.pointwise,
-                                   [1, self.stride, self.stride, 1], "SAME")
+                                   [1, self.stride, self.stride, 1], "SAME",
+                                   dilations=[self.dilation, self.dilation])
         return self.bn(x, training)
 
 
 class Dense(tf.Module):
-    """Fully connected layer without bias (ENAS's classifier)."""
+    """Fully connected layer: He-normal and no bias (ENAS's classifier), or with `bias` a
+    Glorot-uniform kernel and a zero bias (TF1 tf.layers.dense's defaults, NAO/cnn)."""
 
-    def __init__(self, in_features: int, out_features: int, name=None):
+    def __init__(self, in_features: int, out_features: int, name=None, bias: bool = False):
         super().__init__(name=name)
+        self.b = None
         with self.name_scope:
-            self.w = he_normal([in_features, out_features], in_features, "w")
+            if bias:
+                limit = math.sqrt(6.0 / (in_features + out_features))
+                self.w = tf.Variable(tf.random.uniform([in_features, out_features], -limit,
+                                                       limit), name="w")
+                self.b = tf.Variable(tf.zeros([out_features]), name="b")
+            else:
+                self.w = he_normal([in_features, out_features], in_features, "w")
 
     def __call__(self, x):
-        return tf.matmul(x, self.w)
+        y = tf.matmul(x, self.w)
+        return y if self.b is None else y + self.b
 
 
 def global_avg_pool(x):
@@ -159,12 +211,15 @@ def global_avg_pool(x):
 
 
 def pool(x, kind: str, stride: int = 1, size: int = 3):
-    """3x3 average or max pooling with SAME padding ("avg" or "max")."""
+    """Average, max or min pooling with SAME padding ("avg", "max", "min"); the average leaves
+    the padding out, min is -max(-x) (NAO/cnn's min_pool)."""
     if kind == "avg":
         return tf.nn.avg_pool2d(x, size, stride, "SAME")
     if kind == "max":
         return tf.nn.max_pool2d(x, size, stride, "SAME")
-    raise ValueError(f"unknown pooling '{kind}' (expected avg or max)")
+    if kind == "min":
+        return -tf.nn.max_pool2d(-x, size, stride, "SAME")
+    raise ValueError(f"unknown pooling '{kind}' (expected avg, max or min)")
 
 
 def dropout(x, keep_prob, generator: tf.random.Generator):

@@ -23,12 +23,14 @@ class _SlotOptimizer(tf.Module):
                              f"{len(self.params)} variables")
 
 
-class NesterovMomentum(_SlotOptimizer):
-    """TF1 MomentumOptimizer(use_nesterov=True): a = m*a + g; w -= lr * (g + m*a)."""
+class Momentum(_SlotOptimizer):
+    """TF1 MomentumOptimizer: a = m*a + g; w -= lr * a, or with `nesterov`
+    w -= lr * (g + m*a)."""
 
-    def __init__(self, variables, momentum: float = 0.9, name="momentum"):
+    def __init__(self, variables, momentum: float = 0.9, nesterov: bool = False,
+                 name="momentum"):
         super().__init__(variables, ("accumulator",), name)
-        self.momentum = momentum
+        self.momentum, self.nesterov = momentum, nesterov
 
     def apply(self, grads, learning_rate):
         self._check(grads)
@@ -36,8 +38,16 @@ class NesterovMomentum(_SlotOptimizer):
             if grad is None:
                 continue
             acc.assign(acc * self.momentum + grad)
-            var.assign_sub(learning_rate * (grad + self.momentum * acc))
+            step = grad + self.momentum * acc if self.nesterov else acc
+            var.assign_sub(learning_rate * step)
         self.iterations.assign_add(1)
+
+
+class NesterovMomentum(Momentum):
+    """TF1 MomentumOptimizer(use_nesterov=True) (ENAS, NAO-WS)."""
+
+    def __init__(self, variables, momentum: float = 0.9, name="momentum"):
+        super().__init__(variables, momentum, nesterov=True, name=name)
 
 
 class Adam(_SlotOptimizer):

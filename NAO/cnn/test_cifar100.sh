@@ -1,0 +1,36 @@
+#!/bin/bash
+# Tests the newest checkpoint in models/cifar100 (README: 85.20%)
+# (renqianluo/NAO NAO/cnn/test_cifar100.sh, original values; extra flags are appended).
+set -o pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow
+
+MODEL=cifar100
+MODEL_DIR=models/$MODEL
+LOG_DIR=logs
+DATA_DIR=data/cifar100-bin
+
+mkdir -p $MODEL_DIR
+mkdir -p $LOG_DIR
+
+"$PYTHON" test_cifar.py \
+  --data_dir=$DATA_DIR \
+  --dataset=cifar100 \
+  --model_dir=$MODEL_DIR \
+  --train_epochs=600 \
+  --N=6 \
+  --filters=128 \
+  --num_nodes=5 \
+  --drop_path_keep_prob=0.7 \
+  --dense_dropout_keep_prob=0.6 \
+  --batch_size=128 \
+  --epochs_per_eval=1 \
+  --lr_max=0.024 \
+  --lr_min=0.0 \
+  --T_0=600 \
+  --T_mul=1 \
+  --arch="NAONet" \
+  --use_aux_head \
+  --num_gpus=2 \
+  --cutout_size=16 \
+  --lr_schedule=cosine \
+  "$@" 2>&1 | tee -a $LOG_DIR/train.$MODEL.log
