@@ -390,3 +390,25 @@ def test_search_resumes_after_every_step_and_kill(search_run, tmp_path, user_dat
     stopped_after("next", "train")
     _job("nao-search", env, user_data[0])
     assert _evaluations(run) == _evaluations(search_run)
+
+
+def test_search_script_trains_one_candidate_by_hand(tmp_path, user_data):
+    """train_cifar10_search.sh run as the NAO README's step 2 says, with nothing activated:
+    a candidate dag on NAO's 45k/5k split layout, its best valid accuracy in results.json, the
+    log in logs/train.search_cifar10.log."""
+    from by_hand import by_hand_env
+    work = tmp_path  # data/, models/ and logs/ are relative to where the script runs
+    dag = work / "epd" / "data" / "0iter" / "dag.1.json"  # the script's --arch
+    dag.parent.mkdir(parents=True)
+    shutil.copy(CNN / "dag.NAONet.json", dag)
+    done = subprocess.run(
+        ["bash", str(CNN / "train_cifar10_search.sh"), f"--data_dir={user_data[0]}", "--N=1",
+         "--filters=4", "--train_epochs=1", "--batch_size=32", "--num_train_images=64",
+         "--seed=1"], cwd=work, env=by_hand_env(NASREPRO_PROGRESS="0"), capture_output=True,
+        text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    run = work / "models" / "search_cifar10"
+    metrics = read_results(run / "results.json")["metrics"]
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert metrics["valid_error_pct"] == pytest.approx(100 * (1 - float(rows[0]["valid_acc"])))
+    assert "Evaluation on valid data" in (work / "logs" / "train.search_cifar10.log").read_text()

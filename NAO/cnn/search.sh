@@ -5,13 +5,15 @@
 # values below are the README's (1,000 seeds as in the authors' data, 3 iterations, top 100,
 # step sizes 10, 20, 30). Extra flags are appended.
 set -o pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow
+# Paths (data/, models/, logs/) are relative to the current folder, as in the original.
+here="$(dirname "${BASH_SOURCE[0]}")"
+source "$here/../../nasrepro/shell/project_python.sh" tensorflow
 
 MODEL=search
 LOG_DIR=logs
 mkdir -p $LOG_DIR
 
-"$PYTHON" search.py \
+"$PYTHON" "$here/search.py" \
   --data_dir=data \
   --output_dir=models/$MODEL \
   --num_seed_archs=1000 \

@@ -2,7 +2,9 @@
 # Tests the newest checkpoint in models/cifar10 (README: 97.94%)
 # (renqianluo/NAO NAO/cnn/test_cifar10.sh, original values; extra flags are appended).
 set -o pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow
+# Paths (data/, models/, logs/) are relative to the current folder, as in the original.
+here="$(dirname "${BASH_SOURCE[0]}")"
+source "$here/../../nasrepro/shell/project_python.sh" tensorflow
 
 MODEL=cifar10
 MODEL_DIR=models/$MODEL
@@ -12,7 +14,7 @@ DATA_DIR=data/cifar10-bin
 mkdir -p $MODEL_DIR
 mkdir -p $LOG_DIR
 
-"$PYTHON" test_cifar.py \
+"$PYTHON" "$here/test_cifar.py" \
   --data_dir=$DATA_DIR \
   --dataset=cifar10 \
   --model_dir=$MODEL_DIR \

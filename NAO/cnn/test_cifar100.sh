@@ -2,7 +2,9 @@
 # Tests the newest checkpoint in models/cifar100 (README: 85.20%)
 # (renqianluo/NAO NAO/cnn/test_cifar100.sh, original values; extra flags are appended).
 set -o pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow
+# Paths (data/, models/, logs/) are relative to the current folder, as in the original.
+here="$(dirname "${BASH_SOURCE[0]}")"
+source "$here/../../nasrepro/shell/project_python.sh" tensorflow
 
 MODEL=cifar100
 MODEL_DIR=models/$MODEL
@@ -12,7 +14,7 @@ DATA_DIR=data/cifar100-bin
 mkdir -p $MODEL_DIR
 mkdir -p $LOG_DIR
 
-"$PYTHON" test_cifar.py \
+"$PYTHON" "$here/test_cifar.py" \
   --data_dir=$DATA_DIR \
   --dataset=cifar100 \
   --model_dir=$MODEL_DIR \

@@ -2,7 +2,9 @@
 # Trains NAONet (N=6, F=128) on CIFAR-100 on 2 GPUs
 # (renqianluo/NAO NAO/cnn/train_cifar100_final.sh, original values; extra flags are appended).
 set -o pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow
+# Paths (data/, models/, logs/) are relative to the current folder, as in the original.
+here="$(dirname "${BASH_SOURCE[0]}")"
+source "$here/../../nasrepro/shell/project_python.sh" tensorflow
 
 MODEL=cifar100
 MODEL_DIR=models/$MODEL
@@ -12,7 +14,7 @@ DATA_DIR=data
 mkdir -p $MODEL_DIR
 mkdir -p $LOG_DIR
 
-"$PYTHON" train_cifar.py \
+"$PYTHON" "$here/train_cifar.py" \
   --data_dir=$DATA_DIR \
   --dataset=cifar100 \
   --model_dir=$MODEL_DIR \

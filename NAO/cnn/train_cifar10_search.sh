@@ -2,7 +2,9 @@
 # Trains one candidate of the search (N=3, F=32, 25 epochs, 45k/5k split)
 # (renqianluo/NAO NAO/cnn/train_cifar10_search.sh, original values; extra flags are appended).
 set -o pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/../../nasrepro/shell/project_python.sh" tensorflow
+# Paths (data/, models/, logs/) are relative to the current folder, as in the original.
+here="$(dirname "${BASH_SOURCE[0]}")"
+source "$here/../../nasrepro/shell/project_python.sh" tensorflow
 
 MODEL=search_cifar10
 MODEL_DIR=models/$MODEL
@@ -12,7 +14,7 @@ DATA_DIR=data
 mkdir -p $MODEL_DIR
 mkdir -p $LOG_DIR
 
-"$PYTHON" train_cifar.py \
+"$PYTHON" "$here/train_cifar.py" \
   --data_dir=$DATA_DIR \
   --dataset=cifar10 \
   --model_dir=$MODEL_DIR \
