@@ -297,7 +297,12 @@ def test_resumed_run_ends_with_the_weights_of_a_straight_run(shell_run, trained,
     assert straight.keys() == resumed.keys() and len(straight) > 20
     for name, value in straight.items():
         np.testing.assert_allclose(resumed[name], value, rtol=0, atol=1e-6, err_msg=name)
-    assert (model_dir / "epd.csv").read_text() == (trained / "epd.csv").read_text()
+    # The same rows; values to float32 noise (CPU reductions are not bit-stable run to run).
+    got = [line.split(",") for line in (model_dir / "epd.csv").read_text().splitlines()]
+    want = [line.split(",") for line in (trained / "epd.csv").read_text().splitlines()]
+    assert got[0] == want[0] and len(got) == len(want)
+    for a, b in zip(got[1:], want[1:]):
+        np.testing.assert_allclose([float(v) for v in a], [float(v) for v in b], rtol=1e-5)
     first = json.loads((trained / "epd_results.json").read_text())
     second = json.loads((model_dir / "epd_results.json").read_text())
     assert abs(first["train"]["loss"] - second["train"]["loss"]) < 1e-6
