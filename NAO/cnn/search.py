@@ -402,7 +402,7 @@ def main(argv=None) -> int:
         tf.config.experimental.enable_op_determinism()
     try:
         Search(args).run()
-    except (NasreproError, DagError) as err:
+    except NasreproError as err:  # DagError is one
         print(f"{Path(sys.argv[0]).name}: error: {err}", file=sys.stderr)
         return 2
     return 0
